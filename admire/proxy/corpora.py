@@ -23,7 +23,7 @@ import shutil
 import sysconfig
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -78,6 +78,19 @@ class CorpusConfig:
             raise bad("tokenizer", "must be 'byte' or 'bpe'")
         if not 300 <= self.bpe_vocab_size <= 65_535:
             raise bad("bpe_vocab_size", "must be in [300, 65535]")
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any] | None, where: str = "corpus") -> CorpusConfig:
+        """Parse a TOML table (e.g. a study's ``[proxy.corpus]``); unknown keys are errors."""
+        table = dict(table or {})
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown fields {unknown}; allowed: {sorted(allowed)}", where=where)
+        try:
+            return cls(**table)
+        except ConfigError as exc:
+            raise ConfigError(exc.problem, where=f"{where}.{exc.where.split('.')[-1]}") from None
 
 
 # --------------------------------------------------------------------------------------------

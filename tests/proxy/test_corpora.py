@@ -206,3 +206,13 @@ def test_config_fields_are_validated():
     assert err.value.where == "corpus.val_frac"
     with pytest.raises(ConfigError, match="'byte' or 'bpe'"):
         CorpusConfig(tokenizer="sentencepiece")
+
+
+def test_corpus_config_from_a_toml_table_names_bad_fields():
+    assert CorpusConfig.from_dict({"max_bytes": 1_000, "tokenizer": "bpe"}).max_bytes == 1_000
+    with pytest.raises(ConfigError, match="unknown fields") as err:
+        CorpusConfig.from_dict({"maxbytes": 1}, where="proxy.corpus")
+    assert err.value.where == "proxy.corpus"
+    with pytest.raises(ConfigError) as err:
+        CorpusConfig.from_dict({"max_bytes": 0}, where="proxy.corpus")
+    assert err.value.where == "proxy.corpus.max_bytes"
