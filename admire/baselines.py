@@ -1,0 +1,185 @@
+"""Methods compared in replay, all run by the same harness (:mod:`admire.replay`).
+
+* ``mfbo``: admire itself: a pool-mode :class:`~admire.study.Study` on Ax.
+* ``sfbo``: single-fidelity BO: a GP with LogEI on target-rung rows only.
+* ``random``: random target-rung rows; recommends the best seen.
+* ``regmix``: RegMix-style: spends the budget on cheapest-rung runs, fits a LightGBM regressor,
+  recommends the target mixture with the best prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from botorch.acquisition.analytic import LogExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.input import Normalize
+from botorch.models.transforms.outcome import Standardize
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from admire.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
+from admire.replay import ReplayMethod, ReplayProblem
+from admire.study import Study
+
+DTYPE = torch.float64
+
+
+class MFBO(ReplayMethod):
+    """admire's Study in pool mode; the harness's initial pick is attached to the experiment."""
+
+    name = "mfbo"
+
+    def __init__(self, problem: ReplayProblem, seed: int,
+                 strategy: StrategyConfig | None = None) -> None:
+        super().__init__(problem, seed)
+        recorded = problem.recorded
+        config = StudyConfig(
+            name=f"replay-{seed}",
+            domains=tuple(DomainConfig(d) for d in recorded.domains),
+            objective=ObjectiveConfig(recorded.objective[2:], recorded.minimize),
+            ladder=recorded.ladder,
+            strategy=strategy or StrategyConfig(initial_trials=1, seed=seed),
+            mode="pool", max_trials=len(recorded.pool))
+        self.study = Study(config, pool=recorded.pool)
+        self._trial_of_row: dict[int, int] = {}
+        self._row_of_id = {rid: i for i, rid in enumerate(recorded.pool.ids)}
+
+    def next_pick(self) -> int | None:
+        from admire.strategy import PoolExhausted
+
+        try:
+            proposal = self.study.propose(1)[0]
+        except PoolExhausted:
+            return None
+        row = self._row_of_id[proposal.candidate_id]
+        self._trial_of_row[row] = proposal.trial_index
+        return row
+
+    def observe(self, row: int) -> None:
+        super().observe(row)
+        trial = self._trial_of_row.pop(row, None)
+        if trial is None:  # an initial pick made by the harness
+            pool = self.problem.recorded.pool
+            trial = self.study.attach(pool.weights[row], self.problem.recorded.ladder.rungs[
+                int(pool.rung[row])].name)
+        metrics, cost = self.problem.recorded.evaluate(row)
+        objective = self.problem.recorded.objective[2:]
+        self.study.complete(trial, {objective: metrics[objective]}, cost)
+
+    def recommend(self) -> int:
+        rec = self.study.recommend()
+        weights = np.array([rec.mixture[d] for d in self.problem.recorded.domains])
+        return self.problem.target_index(weights)
+
+
+class RandomTarget(ReplayMethod):
+    """Random target-rung rows; recommends the best target value seen so far."""
+
+    name = "random"
+
+    def __init__(self, problem: ReplayProblem, seed: int) -> None:
+        super().__init__(problem, seed)
+        self.rng = np.random.default_rng([seed, 1])
+        self.target = problem.recorded.target_rung
+
+    def initial_picks(self, rng: np.random.Generator) -> list[int]:
+        return [int(rng.choice(self.problem.rows_at(self.target)))]
+
+    def next_pick(self) -> int | None:
+        rows = self.open_rows(self.target)
+        return int(self.rng.choice(rows)) if len(rows) else None
+
+    def recommend(self) -> int:
+        seen = [r for r in self.picked if self.problem.row_target[r] >= 0
+                and self.problem.recorded.pool.rung[r] == self.target]
+        best = max(seen, key=lambda r: self.problem.row_value[r])
+        return int(self.problem.row_target[best])
+
+
+def _fit_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
+    k = X.shape[1]
+    model = SingleTaskGP(torch.as_tensor(X, dtype=DTYPE),
+                         torch.as_tensor(y, dtype=DTYPE).unsqueeze(-1),
+                         input_transform=Normalize(k, bounds=torch.stack(
+                             [torch.zeros(k, dtype=DTYPE), torch.ones(k, dtype=DTYPE)])),
+                         outcome_transform=Standardize(1))
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    return model.eval()
+
+
+class SingleFidelityBO(RandomTarget):
+    """GP + LogEI on target-rung rows only; recommends the best posterior mean."""
+
+    name = "sfbo"
+    min_points = 2
+
+    def _model(self) -> SingleTaskGP:
+        """The GP on the picks so far (fitted once per new pick)."""
+        if getattr(self, "_fitted_on", -1) != len(self.picked):
+            rows = np.asarray(self.picked, dtype=int)
+            self._gp = _fit_gp(self.problem.recorded.pool.weights[rows],
+                               self.problem.row_value[rows])
+            self._fitted_on = len(self.picked)
+        return self._gp
+
+    def next_pick(self) -> int | None:
+        rows = self.open_rows(self.target)
+        if not len(rows):
+            return None
+        if len(self.picked) < self.min_points:
+            return int(self.rng.choice(rows))
+        model = self._model()
+        acqf = LogExpectedImprovement(model, best_f=float(self.problem.row_value[
+            self.picked].max()))
+        X = torch.as_tensor(self.problem.recorded.pool.weights[rows], dtype=DTYPE).unsqueeze(1)
+        with torch.no_grad():
+            return int(rows[int(torch.argmax(acqf(X)))])
+
+    def recommend(self) -> int:
+        if len(self.picked) < self.min_points:
+            return super().recommend()
+        model = self._model()
+        with torch.no_grad():
+            mean = model.posterior(torch.as_tensor(self.problem.target_weights,
+                                                   dtype=DTYPE)).mean.squeeze(-1)
+        return int(torch.argmax(mean))
+
+
+class RegMix(ReplayMethod):
+    """RegMix-style: cheapest-rung runs only, then a LightGBM regression over mixtures."""
+
+    name = "regmix"
+    min_points = 8
+
+    def __init__(self, problem: ReplayProblem, seed: int) -> None:
+        super().__init__(problem, seed)
+        self.rng = np.random.default_rng([seed, 2])
+
+    def next_pick(self) -> int | None:
+        rows = self.open_rows(0)
+        return int(self.rng.choice(rows)) if len(rows) else None
+
+    def recommend(self) -> int:
+        rows = np.asarray(self.picked, dtype=int)
+        X, y = self.problem.recorded.pool.weights[rows], self.problem.row_value[rows]
+        if len(rows) < self.min_points:
+            # Too few runs to regress: the target mixture closest to the best cheap run.
+            return self.problem.target_index(X[int(np.argmax(y))])
+        import lightgbm
+
+        model = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=8,
+                                       min_child_samples=3, subsample=0.8, subsample_freq=1,
+                                       random_state=self.seed, verbose=-1, n_jobs=1)
+        model.fit(X, y)
+        return int(np.argmax(model.predict(self.problem.target_weights)))
+
+
+METHODS: dict[str, Callable[[ReplayProblem, int], ReplayMethod]] = {
+    "mfbo": MFBO, "sfbo": SingleFidelityBO, "random": RandomTarget, "regmix": RegMix}
+
+
+def make_method(name: str, problem: ReplayProblem, seed: int) -> ReplayMethod:
+    return METHODS[name](problem, seed)

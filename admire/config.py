@@ -1,0 +1,198 @@
+"""Typed study configuration, read from TOML and validated up front with errors naming the field.
+
+A study config says what is mixed (domains with optional bounds and repetition limits), what is
+optimised (objective metric and direction), on which fidelity ladder, how (strategy) and for how
+much (budget in target-run units). The ``[proxy]`` table is passed through to the live trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from admire.errors import ConfigError
+from admire.ladder import FidelityLadder, ladder_from_dict, load_ladder
+from admire.space import MixtureSpace
+
+ACQUISITIONS = ("kg", "mes")
+SURROGATES = ("icm", "mfgp")
+MODES = ("continuous", "pool")
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    name: str
+    lower: float = 0.0
+    upper: float = 1.0
+    max_epochs: float | None = None
+    path: str | None = None  # user data (folder or saved dataset); None = a built-in domain
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    metric: str
+    minimize: bool = False
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """How proposals are made. Defaults are the configuration that won in replay."""
+
+    initial_trials: int = 1
+    acquisition: str = "kg"
+    surrogate: str = "icm"
+    cost_intercept: float = 0.0
+    refit_every: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    domains: tuple[DomainConfig, ...]
+    objective: ObjectiveConfig
+    ladder: FidelityLadder
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    mode: str = "continuous"
+    budget: float | None = None  # in target-rung runs (mean target cost)
+    max_trials: int | None = None
+    max_parallel: int = 1
+    proxy: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def domain_names(self) -> list[str]:
+        return [d.name for d in self.domains]
+
+    def space(self) -> MixtureSpace:
+        return MixtureSpace(tuple(self.domain_names), tuple(d.lower for d in self.domains),
+                            tuple(d.upper for d in self.domains))
+
+    def with_strategy(self, **changes: Any) -> StudyConfig:
+        return replace(self, strategy=replace(self.strategy, **changes))
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str,
+         default: Any = ..., ) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"missing field {key!r}", where=where)
+        return default
+    value = table[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"expected {' or '.join(k.__name__ for k in kinds)}, got {value!r}",
+                          where=f"{where}.{key}")
+    if not isinstance(value, kinds):
+        raise ConfigError(f"expected {' or '.join(k.__name__ for k in kinds)}, got {value!r}",
+                          where=f"{where}.{key}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"must be finite, got {value!r}", where=f"{where}.{key}")
+    return value
+
+
+def _reject_unknown(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown fields {unknown}; allowed: {sorted(allowed)}", where=where)
+
+
+def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
+                     where: str = "config") -> StudyConfig:
+    """Build a StudyConfig from parsed TOML; every error names its field."""
+    _reject_unknown(data, {"study", "objective", "ladder", "domain", "strategy", "proxy"}, where)
+    study = _get(data, "study", dict, where)
+    _reject_unknown(study, {"name", "mode", "budget", "max_trials", "max_parallel"},
+                    f"{where}: study")
+    name = _get(study, "name", str, f"{where}: study")
+    mode = _get(study, "mode", str, f"{where}: study", "continuous")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}",
+                          where=f"{where}: study.mode")
+    budget = _get(study, "budget", (int, float), f"{where}: study", None)
+    if budget is not None and budget <= 0:
+        raise ConfigError("budget must be > 0", where=f"{where}: study.budget")
+    max_trials = _get(study, "max_trials", int, f"{where}: study", None)
+    if max_trials is not None and max_trials <= 0:
+        raise ConfigError("max_trials must be > 0", where=f"{where}: study.max_trials")
+    if budget is None and max_trials is None:
+        raise ConfigError("give a budget or max_trials", where=f"{where}: study")
+    max_parallel = _get(study, "max_parallel", int, f"{where}: study", 1)
+    if max_parallel <= 0:
+        raise ConfigError("max_parallel must be >= 1", where=f"{where}: study.max_parallel")
+
+    objective = _get(data, "objective", dict, where)
+    _reject_unknown(objective, {"metric", "minimize"}, f"{where}: objective")
+    obj = ObjectiveConfig(_get(objective, "metric", str, f"{where}: objective"),
+                          _get(objective, "minimize", bool, f"{where}: objective", False))
+
+    ladder_table = _get(data, "ladder", dict, where)
+    if "path" in ladder_table:
+        path = Path(_get(ladder_table, "path", str, f"{where}: ladder"))
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        ladder: FidelityLadder = load_ladder(path)
+    else:
+        ladder = ladder_from_dict(ladder_table, where=f"{where}: ladder")
+
+    raw_domains = _get(data, "domain", list, where)
+    domains = []
+    for i, item in enumerate(raw_domains):
+        dwhere = f"{where}: domain[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError("each [[domain]] must be a table", where=dwhere)
+        _reject_unknown(item, {"name", "lower", "upper", "max_epochs", "path"}, dwhere)
+        max_epochs = _get(item, "max_epochs", (int, float), dwhere, None)
+        if max_epochs is not None and max_epochs <= 0:
+            raise ConfigError("max_epochs must be > 0", where=f"{dwhere}.max_epochs")
+        domains.append(DomainConfig(
+            name=_get(item, "name", str, dwhere),
+            lower=float(_get(item, "lower", (int, float), dwhere, 0.0)),
+            upper=float(_get(item, "upper", (int, float), dwhere, 1.0)),
+            max_epochs=None if max_epochs is None else float(max_epochs),
+            path=_get(item, "path", str, dwhere, None)))
+
+    strategy_table = _get(data, "strategy", dict, where, {})
+    swhere = f"{where}: strategy"
+    _reject_unknown(strategy_table, set(StrategyConfig.__dataclass_fields__), swhere)
+    defaults = StrategyConfig()
+    strategy = StrategyConfig(
+        initial_trials=_get(strategy_table, "initial_trials", int, swhere,
+                            defaults.initial_trials),
+        acquisition=_get(strategy_table, "acquisition", str, swhere, defaults.acquisition),
+        surrogate=_get(strategy_table, "surrogate", str, swhere, defaults.surrogate),
+        cost_intercept=float(_get(strategy_table, "cost_intercept", (int, float), swhere,
+                                  defaults.cost_intercept)),
+        refit_every=_get(strategy_table, "refit_every", int, swhere, defaults.refit_every),
+        seed=_get(strategy_table, "seed", int, swhere, defaults.seed))
+    if strategy.acquisition not in ACQUISITIONS:
+        raise ConfigError(f"must be one of {ACQUISITIONS}, got {strategy.acquisition!r}",
+                          where=f"{swhere}.acquisition")
+    if strategy.surrogate not in SURROGATES:
+        raise ConfigError(f"must be one of {SURROGATES}, got {strategy.surrogate!r}",
+                          where=f"{swhere}.surrogate")
+    if strategy.initial_trials < 0 or strategy.refit_every < 1 or strategy.cost_intercept < 0:
+        raise ConfigError("initial_trials >= 0, refit_every >= 1, cost_intercept >= 0",
+                          where=swhere)
+
+    proxy = _get(data, "proxy", dict, where, {})
+    config = StudyConfig(name=name, domains=tuple(domains), objective=obj, ladder=ladder,
+                         strategy=strategy, mode=mode,
+                         budget=None if budget is None else float(budget),
+                         max_trials=max_trials, max_parallel=max_parallel, proxy=proxy)
+    config.space()  # bounds that leave no mixture fail here, naming the domain
+    return config
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("file not found", where=str(path)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+    return config_from_dict(data, base_dir=path.parent, where=str(path))

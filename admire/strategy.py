@@ -1,0 +1,279 @@
+"""The Ax GenerationStrategy: a space-filling start at the cheapest rung, then multi-fidelity BO.
+
+Both nodes are Ax ``ExternalGenerationNode``s: Ax owns the experiment, trials, pending points and
+node transitions; the nodes read the experiment's data and hand back parameterizations. The
+BoTorch work (fit, acquisition) lives in :class:`Planner`, shared with the Study so that its
+recommendation uses the very model that made the last proposal.
+
+Every random choice is seeded by (study seed, number of trials so far), so a study rebuilt from
+storage makes the same next proposal as the process that saved it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ax.core.data import Data
+from ax.core.experiment import Experiment
+from ax.core.trial_status import TrialStatus
+from ax.generation_strategy.external_generation_node import ExternalGenerationNode
+from ax.generation_strategy.generation_strategy import GenerationStrategy
+from ax.generation_strategy.transition_criterion import MinTrials
+
+from admire import acquisition
+from admire.config import StrategyConfig
+from admire.ladder import FidelityLadder
+from admire.space import FIDELITY_PARAM, MixtureSpace
+from admire.surrogate import MixtureSurrogate, TrainingData
+
+START_NODE = "dirichlet_start"
+BO_NODE = "mfbo"
+CONTINUOUS_CANDIDATES = 1024
+
+
+@dataclass(frozen=True)
+class CandidatePool:
+    """A discrete set of (mixture, rung) candidates: a replay table's rows or a shortlist."""
+
+    weights: np.ndarray  # (N, K)
+    rung: np.ndarray  # (N,) rung index
+    ids: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.weights) == len(self.rung) == len(self.ids)):
+            raise ValueError("pool weights, rungs and ids must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _seed(base: int, *parts: object) -> int:
+    digest = hashlib.sha256(repr((base, *parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _row_key(weights: np.ndarray, rung: int) -> tuple:
+    return (*np.round(np.asarray(weights, dtype=float), 9).tolist(), int(rung))
+
+
+class Planner:
+    """Everything BoTorch: training data from the experiment, the fit, scoring, recommendation."""
+
+    def __init__(self, space: MixtureSpace, ladder: FidelityLadder, metric: str,
+                 minimize: bool, strategy: StrategyConfig, pool: CandidatePool | None) -> None:
+        self.space, self.ladder, self.metric = space, ladder, metric
+        self.minimize, self.strategy, self.pool = minimize, strategy, pool
+        self.surrogate = MixtureSurrogate(strategy.surrogate,
+                                          weight_bounds=(space.lower_array, space.upper_array))
+        self.experiment: Experiment | None = None
+        self.data: TrainingData | None = None
+        self._fit_key: str | None = None
+        self._restored_key: str | None = None
+        self._pool_index = ({_row_key(w, r): i for i, (w, r) in
+                             enumerate(zip(pool.weights, pool.rung, strict=True))}
+                            if pool is not None else {})
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def rung_index(self, fidelity: float) -> int:
+        return self.ladder.rungs.index(self.ladder.by_fidelity(fidelity))
+
+    def training_data(self, experiment: Experiment) -> TrainingData:
+        """Completed trials with an objective value, oriented for maximisation."""
+        df = experiment.lookup_data().df
+        values = dict(zip(df.loc[df["metric_name"] == self.metric, "trial_index"],
+                          df.loc[df["metric_name"] == self.metric, "mean"], strict=True))
+        rows, rungs, ys = [], [], []
+        for index, trial in sorted(experiment.trials.items()):
+            if trial.status != TrialStatus.COMPLETED or index not in values:
+                continue
+            params = trial.arm.parameters
+            rows.append(self.space.weights_from_params(params))
+            rungs.append(self.rung_index(float(params[FIDELITY_PARAM])))
+            ys.append(-values[index] if self.minimize else values[index])
+        k = self.space.k
+        return TrainingData(np.array(rows).reshape(-1, k), np.array(rungs, dtype=int),
+                            np.array(ys, dtype=float),
+                            tuple(r.fidelity for r in self.ladder.rungs))
+
+    def rung_costs(self, experiment: Experiment) -> np.ndarray:
+        """Mean observed cost per rung where runs exist; the ladder's estimate elsewhere."""
+        df = experiment.lookup_data().df
+        costs = dict(zip(df.loc[df["metric_name"] == "cost", "trial_index"],
+                         df.loc[df["metric_name"] == "cost", "mean"], strict=True))
+        sums = np.zeros(len(self.ladder.rungs))
+        counts = np.zeros(len(self.ladder.rungs))
+        for index, cost in costs.items():
+            fid = float(experiment.trials[index].arm.parameters[FIDELITY_PARAM])
+            r = self.rung_index(fid)
+            sums[r] += cost
+            counts[r] += 1
+        estimate = np.array([r.cost_estimate for r in self.ladder.rungs])
+        observed = np.divide(sums, counts, out=estimate.copy(), where=counts > 0)
+        if counts.any() and not counts.all():
+            # Rescale the estimates of unseen rungs by how far off the seen ones were.
+            ratio = float(np.median(observed[counts > 0] / estimate[counts > 0]))
+            observed[counts == 0] = estimate[counts == 0] * ratio
+        return np.maximum(observed, 1e-12)
+
+    def update(self, experiment: Experiment) -> None:
+        """Refit when the data changed since the last fit (cache what does not change)."""
+        self.experiment = experiment
+        data = self.training_data(experiment)
+        key = hashlib.sha256(data.weights.tobytes() + data.rung.tobytes()
+                             + data.y.tobytes()).hexdigest()
+        if key != self._fit_key and data.n > 0:
+            # A state restored from storage was fitted on exactly this data: reuse it as is.
+            self.surrogate.fit(data, optimize=key != self._restored_key)
+            self._fit_key, self._restored_key = key, None
+        self.data = data
+
+    def fit_state(self) -> tuple[str | None, dict | None]:
+        return self._fit_key, self.surrogate.state()
+
+    def restore_fit(self, key: str | None, state: dict) -> None:
+        self.surrogate.restore(state)
+        self._fit_key, self._restored_key = None, key
+
+    # --- candidates ----------------------------------------------------------------------------
+
+    def used_keys(self, experiment: Experiment, pending: Sequence[dict]) -> set[tuple]:
+        keys = {_row_key(self.space.weights_from_params(t.arm.parameters),
+                         self.rung_index(float(t.arm.parameters[FIDELITY_PARAM])))
+                for t in experiment.trials.values() if t.arm is not None}
+        keys |= {_row_key(self.space.weights_from_params(p),
+                          self.rung_index(float(p[FIDELITY_PARAM]))) for p in pending}
+        return keys
+
+    def open_pool(self, experiment: Experiment, pending: Sequence[dict]) -> np.ndarray:
+        """Indices of pool rows not yet run, running, or pending."""
+        assert self.pool is not None
+        used = self.used_keys(experiment, pending)
+        return np.array([i for i, (w, r) in enumerate(zip(self.pool.weights, self.pool.rung,
+                                                          strict=True))
+                         if _row_key(w, r) not in used], dtype=int)
+
+    def recommendation_set(self) -> np.ndarray:
+        """Mixtures the recommendation is chosen from."""
+        target = len(self.ladder.rungs) - 1
+        if self.pool is not None:
+            at_target = self.pool.weights[self.pool.rung == target]
+            chosen = at_target if len(at_target) else self.pool.weights
+            return np.unique(chosen, axis=0)
+        seen = self.data.weights if self.data is not None else np.zeros((0, self.space.k))
+        n = self.data.n if self.data is not None else 0
+        sobol = self.space.sobol(CONTINUOUS_CANDIDATES, seed=_seed(self.strategy.seed, "rec", n))
+        return np.unique(np.concatenate([seen, sobol]), axis=0)
+
+    def pool_row(self, weights: np.ndarray, rung: int) -> int | None:
+        return self._pool_index.get(_row_key(weights, rung))
+
+    def pool_param(self, i: int) -> dict[str, float]:
+        assert self.pool is not None
+        return self.space.params_from_weights(self.pool.weights[i],
+                                              self.ladder.rungs[int(self.pool.rung[i])].fidelity)
+
+    def start_candidate(self, experiment: Experiment, pending: Sequence[dict]) -> dict:
+        """A space-filling point at the cheapest rung (a random open cheap row in pool mode)."""
+        n = len(experiment.trials) + len(pending)
+        rng = np.random.default_rng(_seed(self.strategy.seed, "start", n))
+        if self.pool is not None:
+            open_rows = self.open_pool(experiment, pending)
+            cheap = open_rows[self.pool.rung[open_rows] == 0]
+            choices = cheap if len(cheap) else open_rows
+            if not len(choices):
+                raise PoolExhausted("every candidate of the pool has been used")
+            return self.pool_param(int(rng.choice(choices)))
+        point = self.space.sobol(n + 1, seed=self.strategy.seed)[n]
+        return self.space.params_from_weights(point, self.ladder.cheapest.fidelity)
+
+    def next_candidate(self, experiment: Experiment, pending: Sequence[dict]) -> dict:
+        """The open (mixture, rung) with the highest acquisition value per unit cost."""
+        if self.data is None or self.data.n == 0:
+            return self.start_candidate(experiment, pending)
+        n = len(experiment.trials) + len(pending)
+        if self.pool is not None:
+            open_rows = self.open_pool(experiment, pending)
+            if not len(open_rows):
+                raise PoolExhausted("every candidate of the pool has been used")
+            weights, rungs = self.pool.weights[open_rows], self.pool.rung[open_rows]
+        else:
+            mixtures = self.space.sobol(CONTINUOUS_CANDIDATES, seed=_seed(self.strategy.seed,
+                                                                          "cand", n))
+            n_rungs = len(self.ladder.rungs)
+            weights = np.repeat(mixtures, n_rungs, axis=0)
+            rungs = np.tile(np.arange(n_rungs), len(mixtures))
+        scores = self.score(weights, rungs, pending, seed=_seed(self.strategy.seed, "acq", n))
+        best = int(np.argmax(scores))
+        if self.pool is not None:
+            return self.pool_param(int(open_rows[best]))
+        return self.space.params_from_weights(weights[best],
+                                              self.ladder.rungs[int(rungs[best])].fidelity)
+
+    def score(self, weights: np.ndarray, rungs: np.ndarray, pending: Sequence[dict],
+              seed: int) -> np.ndarray:
+        """Acquisition value per unit cost of each candidate."""
+        assert self.experiment is not None
+        target = len(self.ladder.rungs) - 1
+        costs = self.rung_costs(self.experiment)
+        costs = costs / costs[target] + self.strategy.cost_intercept
+        rec_set = self.recommendation_set()
+        surrogate = self.surrogate
+        if self.strategy.acquisition == "mes":
+            return acquisition.max_value_entropy(surrogate, weights, rungs, rec_set, target,
+                                                 costs, seed)
+        kg = acquisition.knowledge_gradient(surrogate, weights, rungs, rec_set, target)
+        return kg / costs[rungs]
+
+    def recommend(self) -> acquisition.Recommendation:
+        target = len(self.ladder.rungs) - 1
+        return acquisition.recommend(self.surrogate, self.recommendation_set(), target,
+                                     minimize=self.minimize)
+
+
+class PoolExhausted(RuntimeError):
+    """Every candidate of a discrete pool has been proposed."""
+
+
+class DirichletStartNode(ExternalGenerationNode):
+    """Space-filling start at the cheapest rung."""
+
+    def __init__(self, planner: Planner, initial_trials: int) -> None:
+        super().__init__(name=START_NODE, transition_criteria=[
+            MinTrials(threshold=initial_trials, transition_to=BO_NODE,
+                      use_all_trials_in_exp=True)])
+        self.planner = planner
+        self._seen: Experiment | None = None
+
+    def update_generator_state(self, experiment: Experiment, data: Data) -> None:
+        self._seen = experiment
+
+    def get_next_candidate(self, pending_parameters: list[dict]) -> dict:
+        assert self._seen is not None
+        return self.planner.start_candidate(self._seen, pending_parameters)
+
+
+class MultiFidelityBONode(ExternalGenerationNode):
+    """Multi-fidelity BO: refit on the experiment's data, maximise acquisition per unit cost."""
+
+    def __init__(self, planner: Planner) -> None:
+        super().__init__(name=BO_NODE)
+        self.planner = planner
+
+    def update_generator_state(self, experiment: Experiment, data: Data) -> None:
+        self.planner.update(experiment)
+
+    def get_next_candidate(self, pending_parameters: list[dict]) -> dict:
+        assert self.planner.experiment is not None
+        return self.planner.next_candidate(self.planner.experiment, pending_parameters)
+
+
+def build_generation_strategy(planner: Planner, initial_trials: int) -> GenerationStrategy:
+    nodes: list[ExternalGenerationNode] = []
+    if initial_trials > 0:
+        nodes.append(DirichletStartNode(planner, initial_trials))
+    nodes.append(MultiFidelityBONode(planner))
+    return GenerationStrategy(name="admire_mfbo", nodes=nodes)
