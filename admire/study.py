@@ -261,7 +261,7 @@ class Study:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         runs.write_runs(self.runs, directory / "runs.parquet", rungs=self.ladder.names)
-        tmp = directory / ".experiment.json.tmp"
+        tmp = directory / ".experiment.tmp.json"
         save_experiment(self.experiment, str(tmp))
         os.replace(tmp, directory / "experiment.json")
         if self.pool is not None:

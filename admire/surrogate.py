@@ -3,8 +3,8 @@
 Two models share one interface:
 
 * ``icm`` (default): a BoTorch ``MultiTaskGP``: an intrinsic-coregionalisation kernel, a learned
-  rung-by-rung covariance times a kernel over the weights, with per-rung standardisation
-  (``StratifiedStandardize``). Rungs sit at very different objective levels (0.33 at 0.5B vs 0.59
+  rung-by-rung covariance times a kernel over the weights, on per-rung standardised objectives
+  (:class:`RungScaling`). Rungs sit at very different objective levels (0.33 at 0.5B vs 0.59
   at 7B on ADMIRE IFT Runs) and correlate only moderately, which the ICM learns directly.
 * ``mfgp``: ``SingleTaskMultiFidelityGP`` with the numeric fidelity as a data-fidelity input
   (the paper's model), kept for comparison.
@@ -24,7 +24,6 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP, SingleTaskMultiFidelityGP
 from botorch.models.model import Model
 from botorch.models.transforms.input import Normalize
-from botorch.models.transforms.outcome import Standardize, StratifiedStandardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
@@ -49,6 +48,46 @@ class TrainingData:
         return self.weights.shape[1]
 
 
+@dataclass(frozen=True)
+class RungScaling:
+    """Per-rung standardisation: y_std = (y - mean[r]) / std[r].
+
+    Rungs sit at very different levels, so each gets its own location and scale. A rung with
+    fewer than three runs borrows the pooled within-rung scale, and an unseen rung the level of
+    the nearest rung that has runs (a guess that only shifts its predictions, never reorders
+    the mixtures within it).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, y: np.ndarray, rung: np.ndarray, n_rungs: int) -> RungScaling:
+        mean = np.full(n_rungs, np.nan)
+        std = np.full(n_rungs, np.nan)
+        residuals = []
+        for r in range(n_rungs):
+            values = y[rung == r]
+            if len(values):
+                mean[r] = values.mean()
+                residuals.append(values - mean[r])
+            if len(values) >= 3:
+                std[r] = values.std(ddof=1)
+        pooled = np.concatenate(residuals) if residuals else np.zeros(0)
+        pooled_std = float(pooled.std(ddof=1)) if len(pooled) >= 3 else float("nan")
+        if not np.isfinite(pooled_std) or pooled_std <= 0:
+            pooled_std = float(np.abs(y).mean() * 0.1) if len(y) and np.abs(y).mean() > 0 else 1.0
+        std = np.where(np.isfinite(std) & (std > 1e-9 * pooled_std), std, pooled_std)
+        seen = np.flatnonzero(np.isfinite(mean))
+        for r in range(n_rungs):
+            if not np.isfinite(mean[r]):
+                mean[r] = mean[seen[np.argmin(np.abs(seen - r))]] if len(seen) else 0.0
+        return cls(mean, std)
+
+    def transform(self, y: np.ndarray, rung: np.ndarray) -> np.ndarray:
+        return (y - self.mean[rung]) / self.std[rung]
+
+
 def _inputs(weights: np.ndarray | Tensor, rung: np.ndarray | Tensor, kind: str,
             rung_fidelity: tuple[float, ...]) -> Tensor:
     w = torch.as_tensor(np.asarray(weights), dtype=DTYPE)
@@ -69,29 +108,22 @@ class MixtureSurrogate:
         self.model: Model | None = None
         self.data: TrainingData | None = None
         self._state: Mapping[str, Tensor] | None = None
+        self.scaling: RungScaling | None = None
 
     def _build(self, data: TrainingData) -> Model:
         X = _inputs(data.weights, data.rung, self.kind, data.rung_fidelity)
-        Y = torch.as_tensor(data.y, dtype=DTYPE).unsqueeze(-1)
+        self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity))
+        Y = torch.as_tensor(self.scaling.transform(data.y, data.rung),
+                            dtype=DTYPE).unsqueeze(-1)
         k = data.k
         lo, hi = (self.weight_bounds if self.weight_bounds is not None
                   else (np.zeros(k), np.ones(k)))
         n_rungs = len(data.rung_fidelity)
         if self.kind == "icm":
             bounds = torch.tensor(np.stack([np.append(lo, 0.0), np.append(hi, 1.0)]), dtype=DTYPE)
-            present = sorted({int(r) for r in data.rung})
-            if len(present) == 1:
-                # One rung seen so far: a single-task GP on that rung is all the data supports.
-                return SingleTaskMultiFidelityGP(
-                    X, Y, data_fidelities=[k], linear_truncated=False,
-                    input_transform=Normalize(k + 1, bounds=bounds,
-                                              indices=list(range(k))),
-                    outcome_transform=Standardize(1))
-            all_tasks = list(range(n_rungs))
             return MultiTaskGP(
-                X, Y, task_feature=k, all_tasks=all_tasks, rank=min(n_rungs, 3),
-                outcome_transform=StratifiedStandardize(
-                    stratification_idx=k, all_task_values=torch.tensor(all_tasks)),
+                X, Y, task_feature=k, all_tasks=list(range(n_rungs)), rank=min(n_rungs, 3),
+                outcome_transform=None,
                 input_transform=Normalize(k + 1, bounds=bounds, indices=list(range(k))),
                 validate_task_values=False)
         fid = torch.tensor(data.rung_fidelity, dtype=DTYPE)
@@ -99,7 +131,7 @@ class MixtureSurrogate:
                                         np.append(hi, float(fid.max()))]), dtype=DTYPE)
         return SingleTaskMultiFidelityGP(X, Y, data_fidelities=[k],
                                          input_transform=Normalize(k + 1, bounds=bounds),
-                                         outcome_transform=Standardize(1))
+                                         outcome_transform=None)
 
     def fit(self, data: TrainingData, *, warm_start: bool = True,
             optimize: bool = True) -> MixtureSurrogate:
@@ -135,28 +167,39 @@ class MixtureSurrogate:
     def restore(self, state: Mapping[str, Tensor]) -> None:
         self._state = dict(state)
 
+    def _rungs(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
+        n = len(np.atleast_2d(weights))
+        return np.full(n, rung, dtype=int) if np.isscalar(rung) else np.asarray(rung, dtype=int)
+
     def _X(self, weights: np.ndarray, rung: np.ndarray | int) -> Tensor:
         assert self.data is not None
-        weights = np.atleast_2d(weights)
-        rung_arr = np.full(len(weights), rung) if np.isscalar(rung) else np.asarray(rung)
-        return _inputs(weights, rung_arr, self.kind, self.data.rung_fidelity)
+        return _inputs(np.atleast_2d(weights), self._rungs(weights, rung), self.kind,
+                       self.data.rung_fidelity)
 
     def predict(self, weights: np.ndarray, rung: np.ndarray | int, *,
                 observation_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and variance of f (or of y with ``observation_noise``) per point."""
-        assert self.model is not None
+        """Posterior mean and variance of f (or of y with ``observation_noise``) per point,
+        in objective units."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
         with torch.no_grad():
-            post = self.model.posterior(self._X(weights, rung),
+            post = self.model.posterior(self._X(weights, rungs),
                                         observation_noise=observation_noise)
-            return (post.mean.squeeze(-1).numpy().copy(),
-                    post.variance.squeeze(-1).clamp_min(0).numpy().copy())
+            mean = post.mean.squeeze(-1).numpy()
+            var = post.variance.squeeze(-1).clamp_min(0).numpy()
+        std = self.scaling.std[rungs]
+        return mean * std + self.scaling.mean[rungs], var * std**2
 
     def joint(self, weights: np.ndarray, rung: np.ndarray | int) -> tuple[Tensor, Tensor]:
-        """Joint posterior mean (n,) and covariance (n, n) of f at the points."""
-        assert self.model is not None
+        """Joint posterior mean (n,) and covariance (n, n) of f, in objective units."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
         with torch.no_grad():
-            post = self.model.posterior(self._X(weights, rung))
-            return post.mean.squeeze(-1), post.covariance_matrix
+            post = self.model.posterior(self._X(weights, rungs))
+            std = torch.as_tensor(self.scaling.std[rungs], dtype=DTYPE)
+            mean = post.mean.squeeze(-1) * std + torch.as_tensor(self.scaling.mean[rungs],
+                                                                dtype=DTYPE)
+            return mean, post.covariance_matrix * std.unsqueeze(-1) * std.unsqueeze(0)
 
     def noise_variance(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
         """Observation-noise variance per point, in objective units."""

@@ -1,0 +1,130 @@
+"""The Study on Ax: valid proposals, pool bookkeeping, resume, refusal of bad metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from helpers import LADDER, make_config, score
+
+from admire.errors import ValidationError
+from admire.evaluators.callable import run_study
+from admire.strategy import CandidatePool, PoolExhausted
+from admire.study import Study
+
+
+@pytest.mark.parametrize("k", [3, 19, 60])
+def test_continuous_proposals_are_valid_mixtures(k):
+    config = make_config(k, lower=0.1 / k, upper=min(1.0, 4.0 / k), initial_trials=2)
+    study = Study(config)
+    run_study(study, score, max_trials=4, batch=2)
+    space = config.space()
+    for trial in study.experiment.trials.values():
+        w = space.weights_from_params(trial.arm.parameters)
+        assert abs(w.sum() - 1) <= 1e-9
+        assert (w >= space.lower_array - 1e-12).all() and (w <= space.upper_array + 1e-12).all()
+    assert study.n_completed == 4
+    rec = study.recommend()
+    assert rec.lower90 <= rec.predicted <= rec.upper90
+    assert rec.rung == "large"
+
+
+def make_pool(n_mix: int = 12, k: int = 3, seed: int = 0) -> CandidatePool:
+    rng = np.random.default_rng(seed)
+    mixtures = rng.dirichlet(np.ones(k), size=n_mix)
+    weights = np.repeat(mixtures, 3, axis=0)
+    rungs = np.tile(np.arange(3), n_mix)
+    return CandidatePool(weights, rungs, tuple(f"c{i}" for i in range(len(rungs))))
+
+
+def test_pool_mode_never_proposes_a_used_candidate():
+    pool = make_pool()
+    study = Study(make_config(mode="pool", initial_trials=2), pool=pool)
+    seen = []
+    for _ in range(len(pool)):
+        (proposal,) = study.propose(1)
+        assert proposal.candidate_id not in seen
+        seen.append(proposal.candidate_id)
+        study.complete(proposal.trial_index, *score(proposal.mixture, proposal.rung))
+    assert sorted(seen) == sorted(pool.ids)
+    with pytest.raises(PoolExhausted):
+        study.propose(1)
+
+
+def test_pending_trials_are_not_proposed_twice():
+    study = Study(make_config(mode="pool", initial_trials=1), pool=make_pool())
+    first = study.propose(1)[0]
+    study.complete(first.trial_index, *score(first.mixture, first.rung))
+    batch = study.propose(3)
+    assert len({p.candidate_id for p in batch}) == 3
+    assert first.candidate_id not in {p.candidate_id for p in batch}
+
+
+@pytest.mark.parametrize("mode", ["pool", "continuous"])
+def test_save_kill_load_resumes_with_identical_next_proposal(tmp_path, mode):
+    pool = make_pool() if mode == "pool" else None
+    study = Study(make_config(mode=mode, initial_trials=2), pool=pool)
+    run_study(study, score, max_trials=5)
+    study.save(tmp_path / "s")
+    expected = study.propose(1)[0]
+    del study  # the process that saved is gone: only the files remain
+    resumed = Study.load(tmp_path / "s")
+    assert resumed.n_completed == 5 and len(resumed.runs) == 5
+    got = resumed.propose(1)[0]
+    assert got.trial_index == expected.trial_index
+    assert got.rung == expected.rung and got.candidate_id == expected.candidate_id
+    assert got.mixture == pytest.approx(expected.mixture, abs=1e-12)
+
+
+def test_nan_metric_is_refused_and_never_reaches_the_model():
+    study = Study(make_config(initial_trials=1))
+    run_study(study, score, max_trials=2)
+    (proposal,) = study.propose(1)
+    with pytest.raises(ValidationError, match="metric 'score' is nan; refused"):
+        study.complete(proposal.trial_index, {"score": math.nan, "other": 1.0}, 1.0)
+    study.planner.update(study.experiment)
+    assert study.planner.data.n == 2
+    assert not np.isnan(study.planner.data.y).any()
+    study.fail(proposal.trial_index, "NaN objective")
+    assert study.runs["status"].tolist() == ["completed", "completed", "failed"]
+    assert study.planner.training_data(study.experiment).n == 2
+
+
+def test_evaluator_errors_fail_the_trial_and_the_study_goes_on():
+    calls = {"n": 0}
+
+    def flaky(mixture, rung):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError("out of memory")
+        if calls["n"] == 3:
+            return {"score": math.inf, "other": 0.0}, 1.0
+        return score(mixture, rung)
+
+    study = run_study(Study(make_config(initial_trials=1)), flaky, max_trials=5)
+    statuses = study.runs["status"].tolist()
+    assert statuses.count("failed") == 2 and statuses.count("completed") == 3
+    reasons = [t.run_metadata.get("failure_reason", "") for t in study.experiment.trials.values()]
+    assert any("MemoryError: out of memory" in r for r in reasons)
+    assert any("is inf" in r for r in reasons)
+
+
+def test_complete_rejects_unknown_trials_and_missing_objective():
+    study = Study(make_config(initial_trials=1))
+    (p,) = study.propose(1)
+    with pytest.raises(ValidationError, match="objective 'score' missing"):
+        study.complete(p.trial_index, {"other": 1.0}, 1.0)
+    with pytest.raises(ValidationError, match="no trial 99"):
+        study.complete(99, {"score": 1.0}, 1.0)
+    study.complete(p.trial_index, *score(p.mixture, p.rung))
+    with pytest.raises(ValidationError, match="is completed, not running"):
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+
+
+def test_minimize_recommends_the_low_end():
+    study = Study(make_config(minimize=True, initial_trials=3))
+    run_study(study, lambda m, r: ({"score": -score(m, r)[0]["score"],
+                                    "other": 0.0}, LADDER.rung(r).cost_estimate), max_trials=6)
+    rec = study.recommend()
+    assert rec.predicted < 0
