@@ -66,8 +66,7 @@ class Planner:
                  minimize: bool, strategy: StrategyConfig, pool: CandidatePool | None) -> None:
         self.space, self.ladder, self.metric = space, ladder, metric
         self.minimize, self.strategy, self.pool = minimize, strategy, pool
-        self.surrogate = MixtureSurrogate(strategy.surrogate,
-                                          weight_bounds=(space.lower_array, space.upper_array))
+        self.surrogate = MixtureSurrogate(strategy.surrogate, weight_bounds=self._input_bounds())
         self.experiment: Experiment | None = None
         self.data: TrainingData | None = None
         self._fit_key: str | None = None
@@ -75,6 +74,14 @@ class Planner:
         self._pool_index = ({_row_key(w, r): i for i, (w, r) in
                              enumerate(zip(pool.weights, pool.rung, strict=True))}
                             if pool is not None else {})
+
+    def _input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Range each weight is scaled by: the candidates' range in pool mode (weights there
+        often span a small part of [0, 1]), the search-space bounds otherwise."""
+        if self.pool is None:
+            return self.space.lower_array, self.space.upper_array
+        lo, hi = self.pool.weights.min(axis=0), self.pool.weights.max(axis=0)
+        return lo, np.maximum(hi, lo + 1e-6)
 
     # --- data ----------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
 DTYPE = torch.float64
+WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,10 @@ class MixtureSurrogate:
                           and "input_transform" not in k}
             model.load_state_dict(compatible, strict=False)
         if optimize:
+            options = {"optimizer_kwargs": {"options": {"maxiter": WARM_MAXITER}}} if (
+                warm_start and self._state is not None) else {}
             try:
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **options)
             except Exception:  # noqa: BLE001 - a failed warm start retries from the defaults
                 model = self._build(data)
                 fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))

@@ -25,5 +25,5 @@ def score(mixture: dict[str, float], rung: str) -> tuple[dict[str, float], float
     """A known function: best near weight 0.6 on d0; bigger rungs are higher and less biased."""
     w = np.array(list(mixture.values()))
     level = {"small": 0.3, "medium": 0.5, "large": 0.6}[rung]
-    value = level - float(((w[0] - 0.6) ** 2)) - 0.1 * float(np.sum(w[1:] ** 2))
+    value = level - float((w[0] - 0.6) ** 2) - 0.1 * float(np.sum(w[1:] ** 2))
     return {"score": value, "other": value * 2}, LADDER.rung(rung).cost_estimate
