@@ -20,9 +20,8 @@ from botorch.models.transforms.input import Normalize
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from admire.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
+from admire.config import StrategyConfig
 from admire.replay import ReplayMethod, ReplayProblem
-from admire.study import Study
 
 DTYPE = torch.float64
 
@@ -36,14 +35,7 @@ class MFBO(ReplayMethod):
                  strategy: StrategyConfig | None = None) -> None:
         super().__init__(problem, seed)
         recorded = problem.recorded
-        config = StudyConfig(
-            name=f"replay-{seed}",
-            domains=tuple(DomainConfig(d) for d in recorded.domains),
-            objective=ObjectiveConfig(recorded.objective[2:], recorded.minimize),
-            ladder=recorded.ladder,
-            strategy=strategy or StrategyConfig(initial_trials=1, seed=seed),
-            mode="pool", max_trials=len(recorded.pool))
-        self.study = Study(config, pool=recorded.pool)
+        self.study = recorded.study(name=f"replay-{seed}", seed=seed, strategy=strategy)
         self._trial_of_row: dict[int, int] = {}
         self._row_of_id = {rid: i for i, rid in enumerate(recorded.pool.ids)}
 

@@ -71,6 +71,7 @@ class Planner:
         self.data: TrainingData | None = None
         self._fit_key: str | None = None
         self._restored_key: str | None = None
+        self.acquisition_values: dict[tuple, float] = {}  # proposal key -> value per unit cost
         self._pool_index = ({_row_key(w, r): i for i, (w, r) in
                              enumerate(zip(pool.weights, pool.rung, strict=True))}
                             if pool is not None else {})
@@ -215,6 +216,7 @@ class Planner:
             rungs = np.tile(np.arange(n_rungs), len(mixtures))
         scores = self.score(weights, rungs, pending, seed=_seed(self.strategy.seed, "acq", n))
         best = int(np.argmax(scores))
+        self.acquisition_values[_row_key(weights[best], int(rungs[best]))] = float(scores[best])
         if self.pool is not None:
             return self.pool_param(int(open_rows[best]))
         return self.space.params_from_weights(weights[best],

@@ -36,7 +36,7 @@ from admire.acquisition import Recommendation
 from admire.config import StudyConfig, config_from_dict
 from admire.errors import AdmireError, ValidationError
 from admire.space import FIDELITY_PARAM
-from admire.strategy import CandidatePool, Planner, build_generation_strategy
+from admire.strategy import CandidatePool, Planner, _row_key, build_generation_strategy
 
 COST_METRIC = "cost"
 for _name in ("ax", "ax.api.client", "ax.generation_strategy"):
@@ -52,6 +52,7 @@ class Proposal:
     rung: str
     fidelity: float
     candidate_id: str | None = None
+    acquisition_per_cost: float | None = None  # None for space-filling start points
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,6 @@ class Study:
             build_generation_strategy(self.planner, config.strategy.initial_trials))
         self.runs = (runs_table if runs_table is not None
                      else runs.empty_runs(self.space.domains, []))
-        self._candidate_of: dict[int, str | None] = {}
         self._started: dict[int, pd.Timestamp] = {}
 
     def _new_experiment(self) -> Experiment:
@@ -118,11 +118,12 @@ class Study:
         for index, params in sorted(trials.items()):
             rung = self.ladder.by_fidelity(float(params[FIDELITY_PARAM]))
             weights = self.space.project(self.space.weights_from_params(params))
-            candidate = self._pool_id(weights, self.ladder.rungs.index(rung))
-            self._candidate_of[index] = candidate
+            rung_index = self.ladder.rungs.index(rung)
+            candidate = self._pool_id(weights, rung_index)
             self._started[index] = pd.Timestamp.now(tz="UTC")
+            value = self.planner.acquisition_values.get(_row_key(weights, rung_index))
             out.append(Proposal(index, self.space.as_dict(weights), rung.name, rung.fidelity,
-                                candidate))
+                                candidate, value))
         return out
 
     def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str) -> int:

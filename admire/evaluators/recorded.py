@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 from admire import runs
+from admire.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
 from admire.errors import ValidationError
 from admire.ladder import FidelityLadder, Rung
 from admire.strategy import CandidatePool
+from admire.study import Study
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,23 @@ class RecordedRuns:
     @property
     def target_rung(self) -> int:
         return len(self.ladder.rungs) - 1
+
+    def study_config(self, *, name: str = "replay", seed: int = 0,
+                     strategy: StrategyConfig | None = None) -> StudyConfig:
+        """A pool-mode study config over this table's domains, objective and ladder."""
+        return StudyConfig(
+            name=name, domains=tuple(DomainConfig(d) for d in self.domains),
+            objective=ObjectiveConfig(self.objective[len(runs.METRIC_PREFIX):], self.minimize),
+            ladder=self.ladder, strategy=strategy or StrategyConfig(initial_trials=1, seed=seed),
+            mode="pool", max_trials=len(self.pool))
+
+    def study(self, *, name: str = "replay", seed: int = 0,
+              strategy: StrategyConfig | None = None) -> Study:
+        """A fresh pool-mode Study whose candidates are this table's rows."""
+        return Study(self.study_config(name=name, seed=seed, strategy=strategy), pool=self.pool)
+
+    def row_of(self, candidate_id: str) -> int:
+        return self.table.index[self.table[runs.RUN_ID] == candidate_id][0]
 
     def evaluate(self, row: int) -> tuple[dict[str, float], float]:
         """Metrics (name without prefix -> value) and cost of pool row ``row``."""
