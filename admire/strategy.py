@@ -31,7 +31,10 @@ from admire.surrogate import MixtureSurrogate, TrainingData
 
 START_NODE = "dirichlet_start"
 BO_NODE = "mfbo"
-CONTINUOUS_CANDIDATES = 1024
+CONTINUOUS_CANDIDATES = 256  # Sobol mixtures scored per step in continuous mode
+LOCAL_CANDIDATES = 64  # mixtures drawn close to the current recommendation
+RECOMMENDATION_CANDIDATES = 1024  # Sobol mixtures the continuous recommendation considers
+LOCAL_CONCENTRATION = 200.0  # Dirichlet concentration around the recommendation
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,9 @@ class Planner:
         """Refit when the data changed since the last fit (cache what does not change)."""
         self.experiment = experiment
         data = self.training_data(experiment)
-        key = hashlib.sha256(data.weights.tobytes() + data.rung.tobytes()
-                             + data.y.tobytes()).hexdigest()
+        # float32 so that a JSON round trip of the experiment (last-bit changes) keeps the key.
+        key = hashlib.sha256(data.weights.astype(np.float32).tobytes() + data.rung.tobytes()
+                             + data.y.astype(np.float32).tobytes()).hexdigest()
         if key != self._fit_key and data.n > 0:
             # A state restored from storage was fitted on exactly this data: reuse it as is.
             self.surrogate.fit(data, optimize=key != self._restored_key)
@@ -173,8 +177,26 @@ class Planner:
             return np.unique(chosen, axis=0)
         seen = self.data.weights if self.data is not None else np.zeros((0, self.space.k))
         n = self.data.n if self.data is not None else 0
-        sobol = self.space.sobol(CONTINUOUS_CANDIDATES, seed=_seed(self.strategy.seed, "rec", n))
+        sobol = self.space.sobol(RECOMMENDATION_CANDIDATES,
+                                 seed=_seed(self.strategy.seed, "rec", n))
         return np.unique(np.concatenate([seen, sobol]), axis=0)
+
+    def continuous_mixtures(self, n: int) -> np.ndarray:
+        """Mixtures scored in continuous mode: a fresh Sobol set for coverage, points near the
+        current best prediction for refinement, and the mixtures already run."""
+        assert self.data is not None
+        rng = np.random.default_rng(_seed(self.strategy.seed, "local", n))
+        sobol = self.space.sobol(CONTINUOUS_CANDIDATES, seed=_seed(self.strategy.seed, "cand", n))
+        centre = self.recommend().weights
+        local = self.space.project(rng.dirichlet(LOCAL_CONCENTRATION * centre + 0.05,
+                                                 size=LOCAL_CANDIDATES))
+        return np.unique(np.concatenate([self.data.weights, sobol, local]), axis=0)
+
+    def kg_targets(self, candidates: np.ndarray | None) -> np.ndarray:
+        """Target-rung mixtures whose best posterior mean the knowledge gradient values."""
+        if self.pool is not None or candidates is None:
+            return self.recommendation_set()
+        return candidates
 
     def pool_row(self, weights: np.ndarray, rung: int) -> int | None:
         return self._pool_index.get(_row_key(weights, rung))
@@ -209,12 +231,19 @@ class Planner:
                 raise PoolExhausted("every candidate of the pool has been used")
             weights, rungs = self.pool.weights[open_rows], self.pool.rung[open_rows]
         else:
-            mixtures = self.space.sobol(CONTINUOUS_CANDIDATES, seed=_seed(self.strategy.seed,
-                                                                          "cand", n))
+            mixtures = self.continuous_mixtures(n)
             n_rungs = len(self.ladder.rungs)
             weights = np.repeat(mixtures, n_rungs, axis=0)
             rungs = np.tile(np.arange(n_rungs), len(mixtures))
-        scores = self.score(weights, rungs, pending, seed=_seed(self.strategy.seed, "acq", n))
+            open_rows = None
+        targets = self.kg_targets(None if self.pool is not None else mixtures)
+        surrogate = self.surrogate
+        if pending:
+            surrogate = surrogate.with_pending(
+                np.array([self.space.weights_from_params(p) for p in pending]),
+                np.array([self.rung_index(float(p[FIDELITY_PARAM])) for p in pending]))
+        scores = self.score(surrogate, weights, rungs, targets,
+                            seed=_seed(self.strategy.seed, "acq", n))
         best = int(np.argmax(scores))
         self.acquisition_values[_row_key(weights[best], int(rungs[best]))] = float(scores[best])
         if self.pool is not None:
@@ -222,15 +251,13 @@ class Planner:
         return self.space.params_from_weights(weights[best],
                                               self.ladder.rungs[int(rungs[best])].fidelity)
 
-    def score(self, weights: np.ndarray, rungs: np.ndarray, pending: Sequence[dict],
-              seed: int) -> np.ndarray:
-        """Acquisition value per unit cost of each candidate."""
+    def score(self, surrogate: MixtureSurrogate, weights: np.ndarray, rungs: np.ndarray,
+              rec_set: np.ndarray, seed: int) -> np.ndarray:
+        """Acquisition value per unit cost of each candidate (mixture, rung)."""
         assert self.experiment is not None
         target = len(self.ladder.rungs) - 1
         costs = self.rung_costs(self.experiment)
         costs = costs / costs[target] + self.strategy.cost_intercept
-        rec_set = self.recommendation_set()
-        surrogate = self.surrogate
         if self.strategy.acquisition == "mes":
             return acquisition.max_value_entropy(surrogate, weights, rungs, rec_set, target,
                                                  costs, seed)

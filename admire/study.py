@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -88,9 +89,10 @@ class Study:
         self.space = config.space()
         self.ladder = config.ladder
         self.metric = config.objective.metric
+        self.ax_metric = ax_metric_name(self.metric)
         self.pool = pool
-        self.planner = Planner(self.space, self.ladder, self.metric, config.objective.minimize,
-                               config.strategy, pool)
+        self.planner = Planner(self.space, self.ladder, self.ax_metric,
+                               config.objective.minimize, config.strategy, pool)
         self.experiment = experiment or self._new_experiment()
         self.client = Client()
         self.client.set_experiment(self.experiment)
@@ -101,12 +103,14 @@ class Study:
         self._started: dict[int, pd.Timestamp] = {}
 
     def _new_experiment(self) -> Experiment:
-        objective = Objective(metric=Metric(self.metric), minimize=self.config.objective.minimize)
+        objective = Objective(metric=Metric(self.ax_metric),
+                              minimize=self.config.objective.minimize)
         experiment = Experiment(search_space=self.space.to_ax(self.ladder),
                                 name=self.config.name,
                                 optimization_config=OptimizationConfig(objective=objective),
                                 tracking_metrics=[Metric(COST_METRIC)])
         experiment._properties["admire_domains"] = list(self.space.domains)
+        experiment._properties["admire_objective"] = self.metric
         return experiment
 
     # --- ask / tell ----------------------------------------------------------------------------
@@ -183,8 +187,15 @@ class Study:
         self.runs = pd.concat([self.runs, row], ignore_index=True) if len(self.runs) else row
         self.runs = runs.validate_runs(self.runs, source="study runs",
                                        rungs=self.ladder.names)[0]
-        self.client.complete_trial(trial_index, raw_data={self.metric: clean[self.metric],
+        self.client.complete_trial(trial_index, raw_data={self.ax_metric: clean[self.metric],
                                                           COST_METRIC: float(cost)})
+
+    def abandon(self, trial_index: int, reason: str) -> None:
+        """Give up a proposed trial that was never run (over budget, cancelled): Ax marks it
+        abandoned, no runs-table row is written, and its candidate is not proposed again."""
+        trial = self._trial(trial_index, where=f"trial {trial_index}")
+        trial.update_run_metadata({"abandoned_reason": reason})
+        self.client.mark_trial_abandoned(trial_index)
 
     def fail(self, trial_index: int, reason: str, *, cost: float = 0.0) -> None:
         """Record a failed trial; it is never given to the model."""
@@ -236,6 +247,11 @@ class Study:
         """Mean cost of a target-rung run (observed when there are any, else estimated)."""
         self.planner.experiment = self.experiment
         return float(self.planner.rung_costs(self.experiment)[-1])
+
+    @property
+    def generation_strategy(self) -> Any:
+        """The Ax GenerationStrategy generating this study's trials."""
+        return self.client._generation_strategy
 
     def proposal_of(self, trial_index: int) -> Proposal:
         trial = self.experiment.trials[trial_index]
@@ -307,6 +323,13 @@ class Study:
             blob = torch.load(saved, weights_only=True)
             study.planner.restore_fit(blob["fit_key"], blob["state"])
         return study
+
+
+def ax_metric_name(metric: str) -> str:
+    """A metric name Ax stores and parses back verbatim (``avg_id+ood`` would reload as a sum
+    of two metrics); the real name is kept in the experiment's properties."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", metric)
+    return f"objective_{name}" if name in (COST_METRIC, "") or name[0].isdigit() else name
 
 
 def config_to_dict(config: StudyConfig) -> dict[str, Any]:

@@ -163,6 +163,22 @@ class MixtureSurrogate:
         self._state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return self
 
+    def with_pending(self, weights: np.ndarray, rung: np.ndarray) -> MixtureSurrogate:
+        """A copy conditioned on pending points at their posterior mean (kriging believer), so
+        a batch of proposals spreads out instead of piling onto one point."""
+        assert self.model is not None
+        if len(weights) == 0:
+            return self
+        X = self._X(weights, rung)
+        with torch.no_grad():
+            mean = self.model.posterior(X).mean
+        believer = MixtureSurrogate(self.kind, weight_bounds=self.weight_bounds)
+        believer.model = self.model.condition_on_observations(self.model.transform_inputs(X),
+                                                              mean)
+        believer.model.eval()
+        believer.data, believer.scaling, believer._state = self.data, self.scaling, self._state
+        return believer
+
     def state(self) -> dict[str, Tensor] | None:
         """Hyperparameters of the last fit (to persist and warm-start from)."""
         return None if self._state is None else dict(self._state)

@@ -77,6 +77,39 @@ def test_save_kill_load_resumes_with_identical_next_proposal(tmp_path, mode):
     assert got.mixture == pytest.approx(expected.mixture, abs=1e-12)
 
 
+def test_resume_after_recommend_and_a_plus_in_the_metric_name(tmp_path):
+    """Saved after a fit on the final data (recommend), reloaded through Ax's JSON: the next
+    proposal is the same, and a metric named like 'avg_id+ood' stays one metric."""
+    pool = make_pool()
+    config = make_config(mode="pool", initial_trials=2)
+    config = type(config)(**{**config.__dict__, "objective": type(config.objective)("a+b")})
+
+    def plus(mixture, rung):
+        metrics, cost = score(mixture, rung)
+        return {"a+b": metrics["score"]}, cost
+
+    study = run_study(Study(config, pool=pool), plus, max_trials=6)
+    study.recommend()
+    study.save(tmp_path / "s")
+    expected = study.propose(1)[0]
+    resumed = Study.load(tmp_path / "s")
+    assert resumed.experiment.optimization_config.objective.metric_names == ["a_b"]
+    assert resumed.experiment._properties["admire_objective"] == "a+b"
+    got = resumed.propose(1)[0]
+    assert got.candidate_id == expected.candidate_id
+    resumed.complete(got.trial_index, *plus(got.mixture, got.rung))
+    assert resumed.planner.training_data(resumed.experiment).n == 7
+
+
+def test_abandoned_trial_writes_no_row_and_is_not_reproposed():
+    study = Study(make_config(mode="pool", initial_trials=1), pool=make_pool())
+    (p,) = study.propose(1)
+    study.abandon(p.trial_index, "over budget")
+    assert len(study.runs) == 0
+    (q,) = study.propose(1)
+    assert q.candidate_id != p.candidate_id
+
+
 def test_nan_metric_is_refused_and_never_reaches_the_model():
     study = Study(make_config(initial_trials=1))
     run_study(study, score, max_trials=2)
