@@ -45,10 +45,15 @@ class Recommendation:
 
 
 def recommend(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: int,
-              minimize: bool = False) -> Recommendation:
-    """Argmax of the target-rung posterior mean over ``candidates`` (argmin when minimising)."""
+              minimize: bool = False, caution: float = 0.0) -> Recommendation:
+    """Best target-rung prediction over ``candidates``.
+
+    ``caution = 0`` is the argmax of the posterior mean; ``caution = z > 0`` maximises the
+    lower bound mean - z * sd instead, which prefers mixtures the data supports over ones whose
+    high mean is an extrapolation (a pessimistic recommendation rule).
+    """
     mean, var = surrogate.predict(candidates, target_rung)
-    i = int(np.argmax(mean))
+    i = int(np.argmax(mean - caution * np.sqrt(var)))
     sd = float(np.sqrt(var[i]))
     sign = -1.0 if minimize else 1.0
     lo, hi = sorted((sign * (mean[i] - Z90 * sd), sign * (mean[i] + Z90 * sd)))

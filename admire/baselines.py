@@ -173,5 +173,39 @@ METHODS: dict[str, Callable[[ReplayProblem, int], ReplayMethod]] = {
     "mfbo": MFBO, "sfbo": SingleFidelityBO, "random": RandomTarget, "regmix": RegMix}
 
 
-def make_method(name: str, problem: ReplayProblem, seed: int) -> ReplayMethod:
-    return METHODS[name](problem, seed)
+def parse_method(spec: str) -> tuple[str, dict[str, object]]:
+    """``mfbo:caution=1.6,acquisition=mes`` -> ("mfbo", {...}): strategy variants of mfbo
+    are compared in replay by name."""
+    from admire.errors import ValidationError
+
+    name, _, options = spec.partition(":")
+    if name not in METHODS:
+        raise ValidationError(f"unknown method {name!r}; choose from {sorted(METHODS)}",
+                              where="--methods")
+    if options and name != "mfbo":
+        raise ValidationError(f"only mfbo takes options, got {spec!r}", where="--methods")
+    fields = StrategyConfig.__dataclass_fields__
+    parsed: dict[str, object] = {}
+    for item in filter(None, options.split(",")):
+        key, _, value = item.partition("=")
+        if key not in fields or key == "seed":
+            raise ValidationError(f"unknown mfbo option {key!r}; options: "
+                                  f"{sorted(set(fields) - {'seed'})}", where="--methods")
+        kind = type(getattr(StrategyConfig(), key))
+        try:
+            parsed[key] = kind(value)
+        except ValueError:
+            raise ValidationError(f"option {key!r} needs a {kind.__name__}, got {value!r}",
+                                  where="--methods") from None
+    return name, parsed
+
+
+def make_method(spec: str, problem: ReplayProblem, seed: int) -> ReplayMethod:
+    name, options = parse_method(spec)
+    if name == "mfbo":
+        method = MFBO(problem, seed, StrategyConfig(**{"initial_trials": 1, **options,
+                                                       "seed": seed}))
+    else:
+        method = METHODS[name](problem, seed)
+    method.name = spec
+    return method

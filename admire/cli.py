@@ -181,3 +181,70 @@ def replay_command(
     Console(width=max(console.width, 150)).print(grid)
     console.print(f"median over {seeds} seeds; costs in target-rung runs")
     console.print(f"wrote {path} and {plot}")
+
+
+@app.command("tune")
+@clear_errors
+def tune_command(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML).")],
+    out: Annotated[Path, typer.Option(help="Folder for the study, runs table and plots.")] = (
+        Path("out/tune")),
+    resume: Annotated[bool, typer.Option(help="Continue the study saved in --out.")] = False,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster to use (host:port or 'auto'); default: an embedded local one.")] = None,
+) -> None:
+    """Tune a mixture live: Ray actors train proxies on the proposed mixtures."""
+    from admire.tune import summary_lines, tune
+
+    result = tune(config, out, resume=resume, address=address, console=console)
+    for line in summary_lines(result):
+        console.print(line, highlight=False, markup=False)
+
+
+@app.command("submit")
+@clear_errors
+def submit_command(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML), inside --working-dir.")],
+    address: Annotated[str, typer.Option(help="Ray dashboard address: http://HOST:8265")],
+    out: Annotated[str | None, typer.Option(
+        help="Output folder on the head node (default: $HOME/admire-out/<study>).")] = None,
+    working_dir: Annotated[Path | None, typer.Option(
+        help="Folder uploaded with the job (default: the current folder).")] = None,
+    python: Annotated[str | None, typer.Option(
+        help="Interpreter on the cluster (default: this one).")] = None,
+    resume: Annotated[bool, typer.Option(help="Resume the study saved in --out.")] = False,
+) -> None:
+    """Submit `admire tune` to a Ray cluster as a Ray job; print how to follow it."""
+    from admire.submit import plan_job, submit_job
+
+    plan = plan_job(config, working_dir=working_dir, out=out, python=python, resume=resume)
+    job_id = submit_job(plan, address)
+    console.print(f"submitted study {plan.study!r} as job {job_id}", highlight=False)
+    console.print(f"entrypoint: {plan.entrypoint}", highlight=False, markup=False)
+    console.print(f"follow it:  ray job logs -f {job_id} --address {address}",
+                  highlight=False, markup=False)
+    console.print(f"status:     ray job status {job_id} --address {address}",
+                  highlight=False, markup=False)
+    console.print(f"results:    {plan.out} on the head node (admire recommend <that folder>)",
+                  highlight=False, markup=False)
+
+
+@app.command("recommend")
+@clear_errors
+def recommend_command(
+    directory: Annotated[Path, typer.Argument(help="A saved study (admire tune --out).")],
+) -> None:
+    """Print the recommended mixture of a saved study, with its predicted value."""
+    from admire.study import Study
+
+    study = Study.load(directory)
+    rec = study.recommend()
+    grid = Table("domain", "weight", title=f"{study.config.name}: recommended mixture at "
+                                           f"{rec.rung}")
+    for domain, weight in sorted(rec.mixture.items(), key=lambda kv: -kv[1]):
+        grid.add_row(domain, f"{weight:.4f}")
+    console.print(grid)
+    console.print(f"predicted {study.metric}: {rec.predicted:.5g} (90% interval "
+                  f"[{rec.lower90:.5g}, {rec.upper90:.5g}]), from {rec.n_observations} "
+                  f"completed trials; spent {study.spent():.2f} target-rung runs",
+                  highlight=False)

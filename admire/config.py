@@ -46,7 +46,7 @@ class StrategyConfig:
     acquisition: str = "kg"
     surrogate: str = "icm"
     cost_intercept: float = 0.0
-    refit_every: int = 1
+    caution: float = 0.0  # recommendation maximises mean - caution * sd at the target rung
     seed: int = 0
 
 
@@ -166,7 +166,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
         surrogate=_get(strategy_table, "surrogate", str, swhere, defaults.surrogate),
         cost_intercept=float(_get(strategy_table, "cost_intercept", (int, float), swhere,
                                   defaults.cost_intercept)),
-        refit_every=_get(strategy_table, "refit_every", int, swhere, defaults.refit_every),
+        caution=float(_get(strategy_table, "caution", (int, float), swhere, defaults.caution)),
         seed=_get(strategy_table, "seed", int, swhere, defaults.seed))
     if strategy.acquisition not in ACQUISITIONS:
         raise ConfigError(f"must be one of {ACQUISITIONS}, got {strategy.acquisition!r}",
@@ -174,8 +174,8 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     if strategy.surrogate not in SURROGATES:
         raise ConfigError(f"must be one of {SURROGATES}, got {strategy.surrogate!r}",
                           where=f"{swhere}.surrogate")
-    if strategy.initial_trials < 0 or strategy.refit_every < 1 or strategy.cost_intercept < 0:
-        raise ConfigError("initial_trials >= 0, refit_every >= 1, cost_intercept >= 0",
+    if strategy.initial_trials < 0 or strategy.cost_intercept < 0 or strategy.caution < 0:
+        raise ConfigError("initial_trials, cost_intercept and caution must be >= 0",
                           where=swhere)
 
     proxy = _get(data, "proxy", dict, where, {})

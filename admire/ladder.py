@@ -105,8 +105,9 @@ def ladder_from_dict(data: Mapping[str, Any], *, where: str) -> FidelityLadder:
             if key not in item:
                 raise ConfigError(f"missing field {key!r}", where=f"{where}: rung[{i}]")
         cost = item["cost_estimate"]
-        if not isinstance(cost, int | float) or isinstance(cost, bool):
-            raise ConfigError(f"cost_estimate must be a number, got {cost!r}",
+        if (not isinstance(cost, int | float) or isinstance(cost, bool) or not math.isfinite(cost)
+                or cost <= 0):
+            raise ConfigError(f"cost_estimate must be a positive finite number, got {cost!r}",
                               where=f"{where}: rung[{i}]")
         costs.append(float(cost))
     target_cost = costs[-1] if costs[-1] > 0 else 1.0

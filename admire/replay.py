@@ -254,14 +254,10 @@ def replay(table_path: str | Path, objective: str, methods: Sequence[str], seeds
            budget: float, *, minimize: bool = False, workers: int | None = None,
            on_result: Callable[[SeedResult], None] | None = None) -> dict[str, Any]:
     """Run every method on every seed (in worker processes) and summarise."""
-    from admire.baselines import METHODS
+    from admire.baselines import parse_method
 
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        from admire.errors import ValidationError
-
-        raise ValidationError(f"unknown methods {unknown}; choose from {sorted(METHODS)}",
-                              where="--methods")
+    for spec in methods:
+        parse_method(spec)  # unknown methods or options fail before any work
     problem = _problem_cache(str(table_path), objective, minimize)
     tasks = [(str(table_path), objective, minimize, m, s, budget) for m in methods for s in seeds]
     workers = workers or min(len(tasks), max(1, (os.cpu_count() or 1)))

@@ -235,7 +235,10 @@ class Planner:
             n_rungs = len(self.ladder.rungs)
             weights = np.repeat(mixtures, n_rungs, axis=0)
             rungs = np.tile(np.arange(n_rungs), len(mixtures))
-            open_rows = None
+            used = self.used_keys(experiment, pending)
+            fresh = np.array([_row_key(w, r) not in used for w, r in zip(weights, rungs,
+                                                                         strict=True)])
+            weights, rungs = weights[fresh], rungs[fresh]
         targets = self.kg_targets(None if self.pool is not None else mixtures)
         surrogate = self.surrogate
         if pending:
@@ -267,7 +270,7 @@ class Planner:
     def recommend(self) -> acquisition.Recommendation:
         target = len(self.ladder.rungs) - 1
         return acquisition.recommend(self.surrogate, self.recommendation_set(), target,
-                                     minimize=self.minimize)
+                                     minimize=self.minimize, caution=self.strategy.caution)
 
 
 class PoolExhausted(RuntimeError):
@@ -281,6 +284,7 @@ class DirichletStartNode(ExternalGenerationNode):
         super().__init__(name=START_NODE, transition_criteria=[
             MinTrials(threshold=initial_trials, transition_to=BO_NODE,
                       use_all_trials_in_exp=True)])
+        self.fallback_specs = {}  # never let Ax swap in its own Sobol (off-ladder fidelities)
         self.planner = planner
         self._seen: Experiment | None = None
 
@@ -297,6 +301,7 @@ class MultiFidelityBONode(ExternalGenerationNode):
 
     def __init__(self, planner: Planner) -> None:
         super().__init__(name=BO_NODE)
+        self.fallback_specs = {}  # errors surface; a silent Sobol fallback would break the ladder
         self.planner = planner
 
     def update_generator_state(self, experiment: Experiment, data: Data) -> None:

@@ -172,7 +172,7 @@ CORRUPTIONS = st.sampled_from(["negative", "nan_weight", "sum", "nan_metric", "i
                                "extra_col", "bad_stamp", "bad_seed", "bad_fidelity"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_tables(), CORRUPTIONS, st.data())
 def test_invalid_tables_raise_validation_error_only(df, corruption, data):
     if len(df) < 2:
