@@ -32,10 +32,11 @@ class MFBO(ReplayMethod):
     name = "mfbo"
 
     def __init__(self, problem: ReplayProblem, seed: int,
-                 strategy: StrategyConfig | None = None) -> None:
+                 strategy: StrategyConfig | None = None, budget: float | None = None) -> None:
         super().__init__(problem, seed)
         recorded = problem.recorded
-        self.study = recorded.study(name=f"replay-{seed}", seed=seed, strategy=strategy)
+        self.study = recorded.study(name=f"replay-{seed}", seed=seed, strategy=strategy,
+                                    budget=budget)
         self._trial_of_row: dict[int, int] = {}
         self._row_of_id = {rid: i for i, rid in enumerate(recorded.pool.ids)}
 
@@ -191,7 +192,8 @@ def parse_method(spec: str) -> tuple[str, dict[str, object]]:
         if key not in fields or key == "seed":
             raise ValidationError(f"unknown mfbo option {key!r}; options: "
                                   f"{sorted(set(fields) - {'seed'})}", where="--methods")
-        kind = type(getattr(StrategyConfig(), key))
+        default = getattr(StrategyConfig(), key)
+        kind = float if default is None else type(default)
         try:
             parsed[key] = kind(value)
         except ValueError:
@@ -200,11 +202,13 @@ def parse_method(spec: str) -> tuple[str, dict[str, object]]:
     return name, parsed
 
 
-def make_method(spec: str, problem: ReplayProblem, seed: int) -> ReplayMethod:
+def make_method(spec: str, problem: ReplayProblem, seed: int,
+                budget: float | None = None) -> ReplayMethod:
+    """A method by spec; ``budget`` (target-run units) is the study's budget for mfbo."""
     name, options = parse_method(spec)
     if name == "mfbo":
         method = MFBO(problem, seed, StrategyConfig(**{"initial_trials": 1, **options,
-                                                       "seed": seed}))
+                                                       "seed": seed}), budget=budget)
     else:
         method = METHODS[name](problem, seed)
     method.name = spec

@@ -21,6 +21,7 @@ from admire.space import MixtureSpace
 ACQUISITIONS = ("kg", "mes")
 SURROGATES = ("icm", "mfgp")
 MODES = ("continuous", "pool")
+RECOMMEND_FROM = ("observed", "all")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class StrategyConfig:
     surrogate: str = "icm"
     cost_intercept: float = 0.0
     caution: float = 0.0  # recommendation maximises mean - caution * sd at the target rung
+    # "observed": once the target rung has runs, recommend among the mixtures run there (the
+    # GP still smooths their noise); "all": over every candidate mixture.
+    recommend_from: str = "observed"
+    # Share of the study budget that may go to rungs below the target; once spent, only the
+    # target rung is proposed (cheap rungs correlate only moderately with the target, and
+    # cost-weighted acquisition alone keeps buying them). None = no cap.
+    proxy_share: float | None = 0.1
     seed: int = 0
 
 
@@ -167,6 +175,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
         cost_intercept=float(_get(strategy_table, "cost_intercept", (int, float), swhere,
                                   defaults.cost_intercept)),
         caution=float(_get(strategy_table, "caution", (int, float), swhere, defaults.caution)),
+        proxy_share=_get(strategy_table, "proxy_share", (int, float), swhere,
+                         defaults.proxy_share),
+        recommend_from=_get(strategy_table, "recommend_from", str, swhere,
+                            defaults.recommend_from),
         seed=_get(strategy_table, "seed", int, swhere, defaults.seed))
     if strategy.acquisition not in ACQUISITIONS:
         raise ConfigError(f"must be one of {ACQUISITIONS}, got {strategy.acquisition!r}",
@@ -174,6 +186,11 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     if strategy.surrogate not in SURROGATES:
         raise ConfigError(f"must be one of {SURROGATES}, got {strategy.surrogate!r}",
                           where=f"{swhere}.surrogate")
+    if strategy.recommend_from not in RECOMMEND_FROM:
+        raise ConfigError(f"must be one of {RECOMMEND_FROM}, got {strategy.recommend_from!r}",
+                          where=f"{swhere}.recommend_from")
+    if strategy.proxy_share is not None and not 0 <= strategy.proxy_share <= 1:
+        raise ConfigError("must be between 0 and 1", where=f"{swhere}.proxy_share")
     if strategy.initial_trials < 0 or strategy.cost_intercept < 0 or strategy.caution < 0:
         raise ConfigError("initial_trials, cost_intercept and caution must be >= 0",
                           where=swhere)

@@ -236,7 +236,7 @@ def _run_task(args: tuple) -> SeedResult:
     from admire.baselines import make_method
 
     problem = _problem_cache(table_path, objective, minimize)
-    return run_one(problem, make_method(method, problem, seed), budget)
+    return run_one(problem, make_method(method, problem, seed, budget), budget)
 
 
 _PROBLEMS: dict[tuple, ReplayProblem] = {}

@@ -66,9 +66,11 @@ class Planner:
     """Everything BoTorch: training data from the experiment, the fit, scoring, recommendation."""
 
     def __init__(self, space: MixtureSpace, ladder: FidelityLadder, metric: str,
-                 minimize: bool, strategy: StrategyConfig, pool: CandidatePool | None) -> None:
+                 minimize: bool, strategy: StrategyConfig, pool: CandidatePool | None,
+                 budget: float | None = None) -> None:
         self.space, self.ladder, self.metric = space, ladder, metric
         self.minimize, self.strategy, self.pool = minimize, strategy, pool
+        self.budget = budget
         self.surrogate = MixtureSurrogate(strategy.surrogate, weight_bounds=self._input_bounds())
         self.experiment: Experiment | None = None
         self.data: TrainingData | None = None
@@ -129,6 +131,32 @@ class Planner:
             ratio = float(np.median(observed[counts > 0] / estimate[counts > 0]))
             observed[counts == 0] = estimate[counts == 0] * ratio
         return np.maximum(observed, 1e-12)
+
+    def proxy_spent(self, experiment: Experiment, pending: Sequence[dict]) -> float:
+        """Target-run units spent or committed below the target rung (running and pending
+        trials count at their rung's cost)."""
+        costs = self.rung_costs(experiment)
+        df = experiment.lookup_data().df
+        observed = dict(zip(df.loc[df["metric_name"] == "cost", "trial_index"],
+                            df.loc[df["metric_name"] == "cost", "mean"], strict=True))
+        target = len(self.ladder.rungs) - 1
+        total = 0.0
+        for index, trial in experiment.trials.items():
+            if trial.arm is None or trial.status.is_abandoned:
+                continue
+            r = self.rung_index(float(trial.arm.parameters[FIDELITY_PARAM]))
+            if r < target:
+                total += observed.get(index, costs[r] if not trial.status.is_terminal else 0.0)
+        total += sum(costs[r] for r in (self.rung_index(float(p[FIDELITY_PARAM]))
+                                        for p in pending) if r < target)
+        return total / costs[target]
+
+    def target_only(self, experiment: Experiment, pending: Sequence[dict]) -> bool:
+        """Whether the proxy share of the budget is used up."""
+        share = self.strategy.proxy_share
+        if share is None or self.budget is None:
+            return False
+        return self.proxy_spent(experiment, pending) >= share * self.budget
 
     def update(self, experiment: Experiment) -> None:
         """Refit when the data changed since the last fit (cache what does not change)."""
@@ -229,6 +257,9 @@ class Planner:
             open_rows = self.open_pool(experiment, pending)
             if not len(open_rows):
                 raise PoolExhausted("every candidate of the pool has been used")
+            if self.target_only(experiment, pending):
+                at_target = open_rows[self.pool.rung[open_rows] == len(self.ladder.rungs) - 1]
+                open_rows = at_target if len(at_target) else open_rows
             weights, rungs = self.pool.weights[open_rows], self.pool.rung[open_rows]
         else:
             mixtures = self.continuous_mixtures(n)
@@ -238,6 +269,8 @@ class Planner:
             used = self.used_keys(experiment, pending)
             fresh = np.array([_row_key(w, r) not in used for w, r in zip(weights, rungs,
                                                                          strict=True)])
+            if self.target_only(experiment, pending):
+                fresh &= rungs == n_rungs - 1
             weights, rungs = weights[fresh], rungs[fresh]
         targets = self.kg_targets(None if self.pool is not None else mixtures)
         surrogate = self.surrogate
@@ -268,8 +301,15 @@ class Planner:
         return kg / costs[rungs]
 
     def recommend(self) -> acquisition.Recommendation:
+        """Best predicted target-rung mixture; among those run at the target once there are
+        any (``recommend_from = "observed"``), which keeps the recommendation on mixtures the
+        data supports instead of an extrapolated corner."""
         target = len(self.ladder.rungs) - 1
-        return acquisition.recommend(self.surrogate, self.recommendation_set(), target,
+        candidates = self.recommendation_set()
+        if (self.strategy.recommend_from == "observed" and self.data is not None
+                and (self.data.rung == target).any()):
+            candidates = np.unique(self.data.weights[self.data.rung == target], axis=0)
+        return acquisition.recommend(self.surrogate, candidates, target,
                                      minimize=self.minimize, caution=self.strategy.caution)
 
 

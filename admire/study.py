@@ -92,7 +92,8 @@ class Study:
         self.ax_metric = ax_metric_name(self.metric)
         self.pool = pool
         self.planner = Planner(self.space, self.ladder, self.ax_metric,
-                               config.objective.minimize, config.strategy, pool)
+                               config.objective.minimize, config.strategy, pool,
+                               budget=config.budget)
         self.experiment = experiment or self._new_experiment()
         self.client = Client()
         self.client.set_experiment(self.experiment)

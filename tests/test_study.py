@@ -161,3 +161,23 @@ def test_minimize_recommends_the_low_end():
                                     "other": 0.0}, LADDER.rung(r).cost_estimate), max_trials=6)
     rec = study.recommend()
     assert rec.predicted < 0
+
+
+def test_proxy_share_caps_spending_below_the_target():
+    config = make_config(mode="pool", initial_trials=1)
+    config = type(config)(**{**config.__dict__, "budget": 20.0}).with_strategy(proxy_share=0.1)
+    study = Study(config, pool=make_pool(n_mix=20))
+    rungs = []
+    for _ in range(12):
+        (p,) = study.propose(1)
+        rungs.append(p.rung)
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+    cheap_units = sum(LADDER.rung(r).cost_estimate for r in rungs if r != "large") / 10.0
+    # Once 2 target-run units have gone below the target, only the target is proposed.
+    assert study.planner.proxy_spent(study.experiment, []) == pytest.approx(cheap_units)
+    first_capped = next(i for i in range(len(rungs))
+                        if sum(LADDER.rung(r).cost_estimate for r in rungs[:i]
+                               if r != "large") / 10.0 >= 2.0) if cheap_units >= 2.0 else None
+    if first_capped is not None:
+        assert set(rungs[first_capped:]) == {"large"}
+    assert cheap_units < 2.0 + 0.4 + 1e-9  # at most one medium run past the cap

@@ -57,18 +57,20 @@ class RecordedRuns:
         return len(self.ladder.rungs) - 1
 
     def study_config(self, *, name: str = "replay", seed: int = 0,
-                     strategy: StrategyConfig | None = None) -> StudyConfig:
+                     strategy: StrategyConfig | None = None,
+                     budget: float | None = None) -> StudyConfig:
         """A pool-mode study config over this table's domains, objective and ladder."""
         return StudyConfig(
             name=name, domains=tuple(DomainConfig(d) for d in self.domains),
             objective=ObjectiveConfig(self.objective[len(runs.METRIC_PREFIX):], self.minimize),
             ladder=self.ladder, strategy=strategy or StrategyConfig(initial_trials=1, seed=seed),
-            mode="pool", max_trials=len(self.pool))
+            mode="pool", max_trials=len(self.pool), budget=budget)
 
     def study(self, *, name: str = "replay", seed: int = 0,
-              strategy: StrategyConfig | None = None) -> Study:
+              strategy: StrategyConfig | None = None, budget: float | None = None) -> Study:
         """A fresh pool-mode Study whose candidates are this table's rows."""
-        return Study(self.study_config(name=name, seed=seed, strategy=strategy), pool=self.pool)
+        return Study(self.study_config(name=name, seed=seed, strategy=strategy, budget=budget),
+                     pool=self.pool)
 
     def row_of(self, candidate_id: str) -> int:
         return self.table.index[self.table[runs.RUN_ID] == candidate_id][0]
