@@ -323,7 +323,27 @@ class Study:
         if saved.exists():
             blob = torch.load(saved, weights_only=True)
             study.planner.restore_fit(blob["fit_key"], blob["state"])
+        study._reconcile()
         return study
+
+    def _reconcile(self) -> None:
+        """Make the experiment agree with the runs table after a crash between the two writes.
+
+        ``save`` writes the runs table first, so the only possible disagreement is a trial
+        still running in the experiment whose result row was already written: finish it in Ax
+        from the row.
+        """
+        recorded = {row[runs.RUN_ID]: row for _, row in self.runs.iterrows()}
+        for index in self.trials_by_status(TrialStatus.RUNNING):
+            row = recorded.get(self.run_id(index))
+            if row is None:
+                continue
+            if row[runs.STATUS] == runs.COMPLETED:
+                self.client.complete_trial(index, raw_data={
+                    self.ax_metric: float(row[runs.METRIC_PREFIX + self.metric]),
+                    COST_METRIC: float(row[runs.COST])})
+            else:
+                self.client.mark_trial_failed(index, failed_reason="failed (recovered)")
 
 
 def ax_metric_name(metric: str) -> str:
