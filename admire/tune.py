@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from admire.errors import ConfigError, ValidationError
 from admire.evaluators.ray_proxy import (
     CorporaSource,
     RayProxyPool,
+    StartHook,
     TrialOutcome,
     TrialRequest,
     WorkFn,
@@ -47,8 +48,6 @@ from admire.tune_view import TuneView, recommendation_text
 RERUN_KEY = "admire_rerun_after_restart"
 FAILURE_STREAK = 4  # this many failures in a row (and no success between) stops proposing
 WAIT_S = 0.5  # how often the loop wakes to redraw while trials run
-
-DispatchHook = Callable[[RayProxyPool, TrialRequest, int], None]
 
 
 @dataclass(frozen=True)
@@ -146,11 +145,9 @@ class LiveLoop:
     """Keeps the pool full, records results, saves after each; returns why it stopped."""
 
     def __init__(self, study: Study, pool: RayProxyPool, settings: ProxySettings,
-                 limits: Limits, out: Path, view: TuneView,
-                 on_dispatch: DispatchHook | None = None) -> None:
+                 limits: Limits, out: Path, view: TuneView) -> None:
         self.study, self.pool, self.settings = study, pool, settings
         self.limits, self.out, self.view = limits, out, view
-        self.on_dispatch = on_dispatch
         self.max_epochs = {d.name: d.max_epochs for d in study.config.domains}
         self.streak = 0
         self.last_failure = ""
@@ -217,8 +214,6 @@ class LiveLoop:
         self.pool.submit(request)
         self.view.event(f"trial {proposal.trial_index} {verb} at {proposal.rung}: "
                         f"{_mixture(proposal.mixture)}")
-        if self.on_dispatch is not None:
-            self.on_dispatch(self.pool, request, proposal.trial_index)
 
     # --- recording -----------------------------------------------------------------------------
 
@@ -275,7 +270,7 @@ def _restart_reruns(study: Study, view: TuneView) -> list[int]:
 
 def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
          address: str | None = None, console: Console | None = None,
-         work: WorkFn = train_trial, on_dispatch: DispatchHook | None = None) -> TuneResult:
+         work: WorkFn = train_trial, on_start: StartHook | None = None) -> TuneResult:
     """Run (or resume) a live study; write the study, recommendation.json and plots to ``out``.
 
     Uses an already initialised Ray session if there is one (and leaves it running), else
@@ -310,11 +305,12 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
 
         torch.set_num_threads(1)  # actors hold the cores (locally, or the head's); the GP is small
         source = CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir)
-        with (RayProxyPool(source, study.ladder, limits.max_parallel, work=work) as pool,
+        with (RayProxyPool(source, study.ladder, limits.max_parallel, work=work,
+                           on_start=on_start) as pool,
               TuneView(console, study, limits.budget, limits.max_trials) as view):
             reruns = _restart_reruns(study, view) if resume else []
             study.save(out)
-            loop = LiveLoop(study, pool, settings, limits, out, view, on_dispatch)
+            loop = LiveLoop(study, pool, settings, limits, out, view)
             try:
                 stop = loop.run(reruns)
             except KeyboardInterrupt:

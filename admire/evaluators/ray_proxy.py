@@ -32,6 +32,7 @@ from admire.ladder import FidelityLadder, Rung
 from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
 
 WorkFn = Callable[[Corpora, "TrialRequest", str], tuple[Mapping[str, float], float]]
+StartHook = Callable[["RayProxyPool", "TrialRequest", int], None]  # (pool, request, attempt)
 MAX_ATTEMPTS = 2  # the first run and one retry on a fresh actor
 
 
@@ -194,14 +195,22 @@ class ProxyWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def _release_gpu_memory(self) -> None:
+        if self.device == "cuda":
+            import gc
+
+            import torch
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
     def run(self, request: TrialRequest) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
             metrics, cost = self.work(self.corpora, request, self.device)
         except Exception as exc:  # noqa: BLE001 - any trial error fails only that trial
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return {"error": f"{type(exc).__name__}: {message}",
-                    "cost": time.perf_counter() - t0}
+            self._release_gpu_memory()  # after CUDA OOM the next trial needs a clean cache
+            return {"error": _short(exc), "cost": time.perf_counter() - t0}
         return {"metrics": {k: float(v) for k, v in metrics.items()}, "cost": float(cost)}
 
 
@@ -243,7 +252,8 @@ class RayProxyPool:
     """
 
     def __init__(self, source: CorporaSource, ladder: FidelityLadder, max_parallel: int, *,
-                 work: WorkFn = train_trial, max_attempts: int = MAX_ATTEMPTS) -> None:
+                 work: WorkFn = train_trial, max_attempts: int = MAX_ATTEMPTS,
+                 on_start: StartHook | None = None) -> None:
         import ray
 
         if not ray.is_initialized():
@@ -254,6 +264,7 @@ class RayProxyPool:
         self.max_parallel = max_parallel
         self.max_attempts = max_attempts
         self.work = work
+        self.on_start = on_start  # called after every start, retries included (tests kill here)
         cluster = ray.cluster_resources()
         self.resources = {r.name: rung_resources(r, cluster, max_parallel) for r in ladder.rungs}
         self._idle: list[_Slot] = []
@@ -302,6 +313,8 @@ class RayProxyPool:
         ref = slot.actor.run.remote(request)
         self._running[request.trial_index] = InFlight(request, slot, ref, attempt,
                                                       errors=errors)
+        if self.on_start is not None:
+            self.on_start(self, request, attempt)
 
     def in_flight(self) -> list[InFlight]:
         return sorted(self._running.values(), key=lambda f: f.request.trial_index)
@@ -316,7 +329,9 @@ class RayProxyPool:
         if not self._running:
             return []
         refs = {f.ref: i for i, f in self._running.items()}
-        ready, _ = self._ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+        ready, _ = self._ray.wait(list(refs), num_returns=1, timeout=timeout)  # the first one
+        if ready:  # and whatever else is ready by now
+            ready, _ = self._ray.wait(list(refs), num_returns=len(refs), timeout=0)
         out = []
         for ref in ready:
             flight = self._running.pop(refs[ref])

@@ -1,0 +1,282 @@
+"""The default live study, measured: Ray overhead, wall time, and whether its answer is any good.
+
+1. Dispatch overhead: a no-op trial through the actor pool (submit -> actor -> result) against
+   calling the same function directly, on a warm pool; plus the cold start of an actor.
+2. Driver time per trial: the whole tune loop (propose, record, save, recommend) with a trivial
+   evaluator, so the number is the loop's own cost.
+3. The default study, ``admire tune examples/local-cpu.toml``, as a user runs it (a subprocess
+   with an empty HOME: fresh corpora cache and Ray setup), timed end to end.
+4. Its recommendation against the uniform mixture at the target rung: both trained with seeds
+   0, 1, 2 (the study itself trained every trial with seed 0), on the same actor pool.
+
+    .venv/bin/python bench/tune_default.py   # ~15 min on 2 cores -> bench/results/tune_default.*
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from admire.config import load_config
+from admire.evaluators.ray_proxy import (
+    CorporaSource,
+    RayProxyPool,
+    TrialOutcome,
+    TrialRequest,
+    connect,
+    disconnect,
+    noop_trial,
+)
+from admire.proxy.settings import ProxySettings
+from admire.tune import build_study_corpora
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "examples" / "local-cpu.toml"
+RESULTS = REPO / "bench" / "results"
+
+
+def drain(pool: RayProxyPool, n: int) -> list[TrialOutcome]:
+    out: list[TrialOutcome] = []
+    while len(out) < n:
+        out += pool.wait(timeout=1.0)
+    return out
+
+
+def dispatch_overhead(source: CorporaSource, config, n: int) -> dict:
+    """Seconds per no-op trial through a warm one-actor pool, minus a direct call."""
+    rung = config.ladder.cheapest
+    request = TrialRequest(0, {d: 1 / len(config.domains) for d in config.domain_names}, rung)
+    corpora = source.load()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        noop_trial(corpora, request, "cpu")
+    direct = (time.perf_counter() - t0) / n
+    with RayProxyPool(source, config.ladder, 1, work=noop_trial) as pool:
+        t0 = time.perf_counter()
+        pool.submit(request)
+        drain(pool, 1)
+        cold = time.perf_counter() - t0
+        times = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            pool.submit(TrialRequest(i + 1, request.mixture, rung))
+            drain(pool, 1)
+            times.append(time.perf_counter() - t0)
+    return {"n": n, "direct_s": direct, "pool_median_s": statistics.median(times),
+            "pool_p90_s": sorted(times)[int(0.9 * n)],
+            "overhead_median_s": statistics.median(times) - direct,
+            "cold_first_trial_s": cold, "target_s": 0.5}
+
+
+def loop_overhead(tmp: Path, n: int) -> dict:
+    """Driver seconds per trial of the tune loop itself, with a trivial evaluator."""
+    from admire.tune import tune
+
+    text = CONFIG.read_text(encoding="utf-8")
+    text = text.replace("budget = 5.0", "# budget").replace("max_trials = 40",
+                                                            f"max_trials = {n}")
+    text = text.replace('path = "../fidelities/cpu-tiny.toml"',
+                        f'path = "{REPO / "fidelities" / "cpu-tiny.toml"}"')
+    config = tmp / "loop.toml"
+    config.write_text(text, encoding="utf-8")
+    t0 = time.perf_counter()
+    result = tune(config, tmp / "loop-out", work=_smooth_work,
+                  console=Console(file=io.StringIO()))
+    wall = time.perf_counter() - t0
+    return {"trials": n, "wall_s": wall, "per_trial_s": wall / n,
+            "completed": result.study.n_completed}
+
+
+def _smooth_work(corpora, request, device):  # defined in __main__: Ray pickles it by value
+    w = request.mixture
+    return {"objective": sum((v - 1 / len(w)) ** 2 for v in w.values()) + 2.5}, 0.0
+
+
+def default_study(out: Path) -> dict:
+    """Run the README's first command as a fresh user would, timed."""
+    home = Path(tempfile.mkdtemp(prefix="admire-home-"))
+    env = dict(os.environ, HOME=str(home))
+    for name in ("ADMIRE_CACHE", "RAY_AUTH_MODE"):  # as a user has it: Ray's token auth on
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "admire", "tune", str(CONFIG.relative_to(REPO)), "--out",
+           str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    (out / "tune.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0:
+        raise SystemExit(f"admire tune failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    rec = json.loads((out / "recommendation.json").read_text(encoding="utf-8"))
+    return {"command": "admire tune examples/local-cpu.toml --out " + str(out),
+            "wall_s": wall, "limit_s": 600, "tune_reported_wall_s": rec["wall_s"],
+            "stop_reason": rec["stop_reason"], "spent_target_runs": rec["spent_target_runs"],
+            "cost_unit_s": rec["cost_unit_s"], "trials_per_rung": rec["trials_per_rung"],
+            "failures": len(rec["failures"]), "recommendation": rec["recommendation"]}
+
+
+def compare_at_target(source: CorporaSource, config, settings: ProxySettings,
+                      recommended: Mapping[str, float], seeds: list[int],
+                      rung: str | None = None) -> dict:
+    """Train the recommended and the uniform mixture at the target rung, same seeds."""
+    target = config.ladder.rung(rung) if rung else config.ladder.target
+    uniform = {d: 1 / len(config.domains) for d in config.domain_names}
+    max_epochs = {d.name: d.max_epochs for d in config.domains}
+    jobs = [(name, mix, seed) for seed in seeds
+            for name, mix in (("recommended", recommended), ("uniform", uniform))]
+    values: dict[str, dict[int, float]] = {"recommended": {}, "uniform": {}}
+    costs: list[float] = []
+    with RayProxyPool(source, config.ladder, 2) as pool:
+        pending = list(enumerate(jobs))
+        started: dict[int, tuple[str, Mapping[str, float], int]] = {}
+        done = 0
+        while done < len(jobs):
+            while pending and pool.free > 0:
+                i, (name, mix, seed) = pending.pop(0)
+                pool.submit(TrialRequest(i, dict(mix), target, seed, settings.objective,
+                                         max_epochs))
+                started[i] = (name, mix, seed)
+            for outcome in pool.wait(timeout=1.0):
+                name, _, seed = started[outcome.trial_index]
+                if not outcome.ok:
+                    raise SystemExit(f"{name} seed {seed} failed: {outcome.error}")
+                values[name][seed] = float(outcome.metrics["objective"])
+                costs.append(outcome.cost)
+                done += 1
+    diffs = [values["recommended"][s] - values["uniform"][s] for s in seeds]
+    summary = {name: {"per_seed": {str(s): v[s] for s in seeds},
+                      "mean": statistics.mean(v.values()),
+                      "sd": statistics.stdev(v.values()) if len(v) > 1 else 0.0}
+               for name, v in values.items()}
+    return {"rung": target.name, "seeds": seeds, "objective": "mean validation loss over "
+            f"{settings.objective}", "minimize": True, **summary,
+            "difference_mean": statistics.mean(diffs),
+            "difference_per_seed": {str(s): d for s, d in zip(seeds, diffs, strict=True)},
+            "recommended_better_on_all_seeds": all(d < 0 for d in diffs),
+            "recommended_mixture": dict(recommended), "trial_cost_s_mean": statistics.mean(
+                costs)}
+
+
+def git_state() -> dict:
+    """The commit measured, and the files that differed from it (the strategy moves fast)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True
+                              ).stdout.strip()
+
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "modified": [line[3:] for line in git("status", "--porcelain", "--",
+                                                   "admire").splitlines()]}
+
+
+def markdown(result: dict) -> str:
+    d, lo, st, cmp_ = (result["dispatch"], result["loop"], result["study"],
+                       result["comparison"])
+    lines = [
+        "# The default live study (`examples/local-cpu.toml`)", "",
+        f"{result['machine']}, torch {result['torch']}, {result['date']}, commit "
+        f"{result['git']['head']}"
+        + (f" with local changes to {', '.join(result['git']['modified'])}"
+           if result["git"]["modified"] else "")
+        + f". Load average at the end: {result['load_average']}.", "",
+        "## Ray dispatch overhead (no-op trial, warm one-actor pool)", "",
+        "| direct call | through the pool (median) | p90 | overhead | target | cold first "
+        "trial (actor start) |", "|---|---|---|---|---|---|",
+        f"| {d['direct_s'] * 1e6:.1f} us | {d['pool_median_s'] * 1e3:.1f} ms | "
+        f"{d['pool_p90_s'] * 1e3:.1f} ms | {d['overhead_median_s'] * 1e3:.1f} ms | "
+        f"<= {d['target_s']} s | {d['cold_first_trial_s']:.1f} s |", "",
+        f"Tune loop with a trivial evaluator: {lo['trials']} trials in {lo['wall_s']:.1f} s "
+        f"({lo['per_trial_s']:.2f} s per trial: proposal, record, atomic save, recommendation; "
+        "includes start-up).", "",
+        "## Wall time of `admire tune examples/local-cpu.toml --out out/local`", "",
+        f"**{st['wall_s']:.0f} s** (limit {st['limit_s']} s), fresh HOME (corpora built, Ray "
+        f"set up). Stopped: {st['stop_reason']}; spent {st['spent_target_runs']:.2f} target-rung"
+        f" runs (1 unit = {st['cost_unit_s']:.0f} s); trials per rung: "
+        + ", ".join(f"{k} {v['completed']}" for k, v in st["trials_per_rung"].items())
+        + f"; failures: {st['failures']}.", "",
+        "Recommended mixture: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in st["recommendation"]["mixture"].items()) + ".", "",
+        f"## Recommended vs uniform at {cmp_['rung']} ({len(cmp_['seeds'])} seeds each)", "",
+        f"Objective: {cmp_['objective']} (lower is better). The study trained every trial with "
+        "seed 0; the other seeds are new to it.", "",
+        "| mixture | " + " | ".join(f"seed {s}" for s in cmp_["seeds"]) + " | mean | sd |",
+        "|---|" + "---|" * (len(cmp_["seeds"]) + 2)]
+    for name in ("recommended", "uniform"):
+        row = cmp_[name]
+        lines.append(f"| {name} | " + " | ".join(f"{row['per_seed'][str(s)]:.4f}"
+                                                 for s in cmp_["seeds"])
+                     + f" | {row['mean']:.4f} | {row['sd']:.4f} |")
+    lines += ["", f"Difference (recommended - uniform): mean {cmp_['difference_mean']:+.4f}; "
+              "per seed " + ", ".join(f"{v:+.4f}" for v in cmp_["difference_per_seed"].values())
+              + f". Recommended better on every seed: {cmp_['recommended_better_on_all_seeds']}."
+              , ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "out" / "bench-tune-default")
+    parser.add_argument("--reuse-study", action="store_true",
+                        help="skip the study run; use the one already in --out")
+    parser.add_argument("--dispatch-n", type=int, default=50)
+    parser.add_argument("--loop-n", type=int, default=12)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--compare-rung", default=None, help="(smoke tests) compare at this rung")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    config = load_config(CONFIG)
+    settings = ProxySettings.from_config(config)
+    corpora, sources = build_study_corpora(config, settings)
+    source = CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    if args.reuse_study:
+        study = json.loads((args.out / "study_result.json").read_text(encoding="utf-8"))
+    else:
+        study_out = args.out / "study"
+        if study_out.exists():
+            import shutil
+
+            shutil.rmtree(study_out)
+        study = default_study(study_out)  # alone on the machine: no other Ray work meanwhile
+        (args.out / "study_result.json").write_text(json.dumps(study, indent=1))
+    print(f"default study: {study['wall_s']:.0f} s, {study['stop_reason']}", flush=True)
+
+    connection = connect()
+    try:
+        dispatch = dispatch_overhead(source, config, args.dispatch_n)
+        print(f"dispatch overhead: {dispatch['overhead_median_s'] * 1e3:.1f} ms", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            loop = loop_overhead(Path(tmp), args.loop_n)
+        print(f"loop: {loop['per_trial_s']:.2f} s per trial", flush=True)
+        comparison = compare_at_target(source, config, settings,
+                                       study["recommendation"]["mixture"],
+                                       list(range(args.seeds)), args.compare_rung)
+    finally:
+        disconnect(connection)
+    result = {"git": git_state(),
+              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+              "torch": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+              "load_average": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+              "dispatch": dispatch, "loop": loop, "study": study, "comparison": comparison}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "tune_default.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    (RESULTS / "tune_default.md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
