@@ -92,7 +92,10 @@ class RandomTarget(ReplayMethod):
         return int(self.problem.row_target[best])
 
 
-def _fit_gp(X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
+def _fit_gp(X: np.ndarray, y: np.ndarray, seed: int) -> SingleTaskGP:
+    """A GP on the target rung; the fit is seeded so replay does not depend on process
+    history (BoTorch may restart a failed fit from random points)."""
+    torch.manual_seed(seed)
     k = X.shape[1]
     model = SingleTaskGP(torch.as_tensor(X, dtype=DTYPE),
                          torch.as_tensor(y, dtype=DTYPE).unsqueeze(-1),
@@ -114,7 +117,7 @@ class SingleFidelityBO(RandomTarget):
         if getattr(self, "_fitted_on", -1) != len(self.picked):
             rows = np.asarray(self.picked, dtype=int)
             self._gp = _fit_gp(self.problem.recorded.pool.weights[rows],
-                               self.problem.row_value[rows])
+                               self.problem.row_value[rows], seed=self.seed * 1000 + len(rows))
             self._fitted_on = len(self.picked)
         return self._gp
 

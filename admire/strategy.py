@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from ax.core.data import Data
 from ax.core.experiment import Experiment
 from ax.core.trial_status import TrialStatus
@@ -167,7 +168,11 @@ class Planner:
                              + data.y.astype(np.float32).tobytes()).hexdigest()
         if key != self._fit_key and data.n > 0:
             # A state restored from storage was fitted on exactly this data: reuse it as is.
-            self.surrogate.fit(data, optimize=key != self._restored_key)
+            # BoTorch may restart a failed fit from random points drawn with torch's global
+            # generator: seed it from the data so the fit does not depend on process history.
+            with torch.random.fork_rng():
+                torch.manual_seed(_seed(self.strategy.seed, "fit", data.n))
+                self.surrogate.fit(data, optimize=key != self._restored_key)
             self._fit_key, self._restored_key = key, None
         self.data = data
 

@@ -104,3 +104,15 @@ def test_cli_replay_writes_summary_and_plot(tmp_path):
         assert set(method["regret_at"]) == {"1", "1.2"}
     assert (out / "regret_vs_cost.png").stat().st_size > 10_000
     assert "mfbo" in done.stdout
+
+
+def test_replay_does_not_depend_on_process_history(problem):
+    """A worker that ran other seeds first (torch's global generator moved on) must give the
+    same curve as a fresh one."""
+    import torch
+
+    first = run_one(problem, make_method("mfbo", problem, 5), budget=2.5)
+    torch.manual_seed(12345)
+    torch.rand(1000)
+    second = run_one(problem, make_method("mfbo", problem, 5), budget=2.5)
+    assert first.curve == second.curve
