@@ -8,14 +8,13 @@ much (budget in target-run units). The ``[proxy]`` table is passed through to th
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from admire.errors import ConfigError
-from admire.ladder import FidelityLadder, ladder_from_dict, load_ladder
+from admire.ladder import FidelityLadder, ladder_from_dict, load_ladder, read_toml
 from admire.space import MixtureSpace
 
 ACQUISITIONS = ("kg", "mes")
@@ -205,11 +204,6 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
 
 
 def load_config(path: str | Path) -> StudyConfig:
+    """Read a study config TOML; relative ladder paths are relative to the config file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", where=str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
-    return config_from_dict(data, base_dir=path.parent, where=str(path))
+    return config_from_dict(read_toml(path), base_dir=path.parent, where=str(path))

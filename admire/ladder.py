@@ -119,13 +119,17 @@ def ladder_from_dict(data: Mapping[str, Any], *, where: str) -> FidelityLadder:
     return FidelityLadder(rungs=tuple(rungs), name=str(data.get("name", where)))
 
 
-def load_ladder(path: str | Path) -> FidelityLadder:
-    """Read a ladder TOML file; errors name the file and the rung."""
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing, non-UTF-8 or malformed file is a ConfigError naming it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("file not found", where=str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
-    return ladder_from_dict(data, where=str(path))
+
+
+def load_ladder(path: str | Path) -> FidelityLadder:
+    """Read a ladder TOML file; errors name the file and the rung."""
+    path = Path(path)
+    return ladder_from_dict(read_toml(path), where=str(path))
