@@ -36,6 +36,7 @@ CONTINUOUS_CANDIDATES = 256  # Sobol mixtures scored per step in continuous mode
 LOCAL_CANDIDATES = 64  # mixtures drawn close to the current recommendation
 RECOMMENDATION_CANDIDATES = 1024  # Sobol mixtures the continuous recommendation considers
 LOCAL_CONCENTRATION = 200.0  # Dirichlet concentration around the recommendation
+OBSERVED_CANDIDATES = 64  # best-predicted mixtures already run, kept as candidates
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,13 @@ class Planner:
         centre = self.recommend().weights
         local = self.space.project(rng.dirichlet(LOCAL_CONCENTRATION * centre + 0.05,
                                                  size=LOCAL_CANDIDATES))
-        return np.unique(np.concatenate([self.data.weights, sobol, local]), axis=0)
+        # Mixtures already run stay candidates (at other rungs), but only the most promising:
+        # all of them would make a step grow with the number of observations.
+        seen = np.unique(self.data.weights, axis=0)
+        if len(seen) > OBSERVED_CANDIDATES:
+            mean, _ = self.surrogate.predict(seen, len(self.ladder.rungs) - 1)
+            seen = seen[np.argsort(-mean)[:OBSERVED_CANDIDATES]]
+        return np.unique(np.concatenate([seen, sobol, local]), axis=0)
 
     def kg_targets(self, candidates: np.ndarray | None) -> np.ndarray:
         """Target-rung mixtures whose best posterior mean the knowledge gradient values."""

@@ -69,12 +69,17 @@ class StudyRecommendation:
         return asdict(self)
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+def _commit_file(tmp: Path, path: Path) -> None:
+    """fsync a fully written temporary file, then rename it over ``path`` (atomic)."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    _commit_file(tmp, path)
 
 
 class Study:
@@ -281,19 +286,19 @@ class Study:
         runs.write_runs(self.runs, directory / "runs.parquet", rungs=self.ladder.names)
         tmp = directory / ".experiment.tmp.json"
         save_experiment(self.experiment, str(tmp))
-        os.replace(tmp, directory / "experiment.json")
+        _commit_file(tmp, directory / "experiment.json")
         if self.pool is not None:
             pool = pd.DataFrame(self.pool.weights, columns=list(self.space.domains))
             pool.insert(0, "rung", self.pool.rung)
             pool.insert(0, "id", list(self.pool.ids))
             tmp = directory / ".pool.parquet.tmp"
             pool.to_parquet(tmp, index=False)
-            os.replace(tmp, directory / "pool.parquet")
+            _commit_file(tmp, directory / "pool.parquet")
         fit_key, state = self.planner.fit_state()
         if state is not None:
             tmp = directory / ".surrogate.pt.tmp"
             torch.save({"fit_key": fit_key, "state": state}, tmp)
-            os.replace(tmp, directory / "surrogate.pt")
+            _commit_file(tmp, directory / "surrogate.pt")
         _atomic_text(directory / "study.json", json.dumps(
             {"config": config_to_dict(self.config), "saved_at": datetime.now(UTC).isoformat()},
             indent=2))

@@ -19,7 +19,7 @@ import torch
 
 from admire.acquisition import knowledge_gradient, recommend
 from admire.space import MixtureSpace
-from admire.strategy import CONTINUOUS_CANDIDATES, LOCAL_CANDIDATES
+from admire.strategy import CONTINUOUS_CANDIDATES, LOCAL_CANDIDATES, OBSERVED_CANDIDATES
 from admire.surrogate import MixtureSurrogate, TrainingData
 
 K, RUNGS = 19, (0.18, 0.48, 1.0)
@@ -44,8 +44,10 @@ def one_step(surrogate: MixtureSurrogate, data: TrainingData, mode: str, space: 
         cand_r = rng.choice(3, size=460)
         targets = cand_w[:76]
     else:
+        mean, _ = surrogate.predict(data.weights, 2)
+        best_seen = data.weights[np.argsort(-mean)[:OBSERVED_CANDIDATES]]
         mixtures = np.concatenate([
-            data.weights, space.sobol(CONTINUOUS_CANDIDATES, seed=int(rng.integers(1 << 30))),
+            best_seen, space.sobol(CONTINUOUS_CANDIDATES, seed=int(rng.integers(1 << 30))),
             space.dirichlet(LOCAL_CANDIDATES, rng, alpha=5.0)])
         cand_w = np.repeat(mixtures, 3, axis=0)
         cand_r = np.tile(np.arange(3), len(mixtures))
