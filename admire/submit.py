@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def plan_job(config: str | Path, *, working_dir: str | Path | None = None,
     return JobPlan(study, " ".join(parts), runtime_env, target, {"admire_study": study})
 
 
+AGENT_WAIT_S = 60.0  # how long a fresh cluster may take to start accepting jobs
+
+
 def submit_job(plan: JobPlan, address: str) -> str:
     """Submit through the Ray Jobs SDK; returns the job's submission id."""
     from ray.job_submission import JobSubmissionClient
@@ -76,5 +80,14 @@ def submit_job(plan: JobPlan, address: str) -> str:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(f"cannot reach the Ray dashboard: {exc}",
                           where=f"--address {address}") from None
-    return client.submit_job(entrypoint=plan.entrypoint, runtime_env=plan.runtime_env,
-                             metadata=plan.metadata)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(entrypoint=plan.entrypoint, runtime_env=plan.runtime_env,
+                                     metadata=plan.metadata)
+        except RuntimeError as exc:
+            # A head started moments ago answers 500 "No available agent" until its job agent
+            # has registered: wait for it (bounded) instead of failing the submission.
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
