@@ -55,6 +55,16 @@ class CandidatePool:
         return len(self.ids)
 
 
+COST_METRIC = "cost"  # the Ax tracking metric holding each trial's cost
+
+
+def metric_by_trial(experiment: Experiment, metric: str) -> dict[int, float]:
+    """Trial index -> recorded value of ``metric`` in the experiment's data."""
+    df = experiment.lookup_data().df
+    rows = df[df["metric_name"] == metric]
+    return dict(zip(rows["trial_index"], rows["mean"], strict=True))
+
+
 def _seed(base: int, *parts: object) -> int:
     digest = hashlib.sha256(repr((base, *parts)).encode()).digest()
     return int.from_bytes(digest[:4], "little")
@@ -98,9 +108,7 @@ class Planner:
 
     def training_data(self, experiment: Experiment) -> TrainingData:
         """Completed trials with an objective value, oriented for maximisation."""
-        df = experiment.lookup_data().df
-        values = dict(zip(df.loc[df["metric_name"] == self.metric, "trial_index"],
-                          df.loc[df["metric_name"] == self.metric, "mean"], strict=True))
+        values = metric_by_trial(experiment, self.metric)
         rows, rungs, ys = [], [], []
         for index, trial in sorted(experiment.trials.items()):
             if trial.status != TrialStatus.COMPLETED or index not in values:
@@ -114,11 +122,14 @@ class Planner:
                             np.array(ys, dtype=float),
                             tuple(r.fidelity for r in self.ladder.rungs))
 
-    def rung_costs(self, experiment: Experiment) -> np.ndarray:
-        """Mean observed cost per rung where runs exist; the ladder's estimate elsewhere."""
-        df = experiment.lookup_data().df
-        costs = dict(zip(df.loc[df["metric_name"] == "cost", "trial_index"],
-                         df.loc[df["metric_name"] == "cost", "mean"], strict=True))
+    def rung_costs(self, experiment: Experiment,
+                   costs: dict[int, float] | None = None) -> np.ndarray:
+        """Mean observed cost per rung where runs exist; the ladder's estimate elsewhere.
+
+        ``costs`` (trial -> cost) may be passed when the caller has already read them.
+        """
+        if costs is None:
+            costs = metric_by_trial(experiment, COST_METRIC)
         sums = np.zeros(len(self.ladder.rungs))
         counts = np.zeros(len(self.ladder.rungs))
         for index, cost in costs.items():
@@ -137,10 +148,8 @@ class Planner:
     def proxy_spent(self, experiment: Experiment, pending: Sequence[dict]) -> float:
         """Target-run units spent or committed below the target rung (running and pending
         trials count at their rung's cost)."""
-        costs = self.rung_costs(experiment)
-        df = experiment.lookup_data().df
-        observed = dict(zip(df.loc[df["metric_name"] == "cost", "trial_index"],
-                            df.loc[df["metric_name"] == "cost", "mean"], strict=True))
+        observed = metric_by_trial(experiment, COST_METRIC)
+        costs = self.rung_costs(experiment, observed)
         target = len(self.ladder.rungs) - 1
         total = 0.0
         for index, trial in experiment.trials.items():

@@ -15,7 +15,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,14 @@ from admire.acquisition import Recommendation
 from admire.config import StudyConfig, config_from_dict
 from admire.errors import AdmireError, ValidationError
 from admire.space import FIDELITY_PARAM
-from admire.strategy import CandidatePool, Planner, _row_key, build_generation_strategy
+from admire.strategy import (
+    COST_METRIC,
+    CandidatePool,
+    Planner,
+    _row_key,
+    build_generation_strategy,
+)
 
-COST_METRIC = "cost"
 for _name in ("ax", "ax.api.client", "ax.generation_strategy"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
@@ -125,15 +130,13 @@ class Study:
         """Up to ``n`` new trials, aware of the trials still running."""
         trials = self.client.get_next_trials(max_trials=n)
         out = []
-        for index, params in sorted(trials.items()):
-            rung = self.ladder.by_fidelity(float(params[FIDELITY_PARAM]))
-            weights = self.space.project(self.space.weights_from_params(params))
-            rung_index = self.ladder.rungs.index(rung)
-            candidate = self._pool_id(weights, rung_index)
+        for index in sorted(trials):
             self._started[index] = pd.Timestamp.now(tz="UTC")
-            value = self.planner.acquisition_values.get(_row_key(weights, rung_index))
-            out.append(Proposal(index, self.space.as_dict(weights), rung.name, rung.fidelity,
-                                candidate, value))
+            proposal = self.proposal_of(index)
+            key = _row_key(self.space.from_dict(proposal.mixture),
+                           self.ladder.names.index(proposal.rung))
+            out.append(replace(proposal,
+                               acquisition_per_cost=self.planner.acquisition_values.get(key)))
         return out
 
     def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str) -> int:
@@ -189,10 +192,7 @@ class Study:
         if known and set(known) != set(clean):
             raise ValidationError(f"metrics {sorted(clean)} differ from this study's "
                                   f"{sorted(known)}", where=where)
-        row = self._row(trial, runs.COMPLETED, clean, float(cost), seed)
-        self.runs = pd.concat([self.runs, row], ignore_index=True) if len(self.runs) else row
-        self.runs = runs.validate_runs(self.runs, source="study runs",
-                                       rungs=self.ladder.names)[0]
+        self._append_row(self._row(trial, runs.COMPLETED, clean, float(cost), seed))
         self.client.complete_trial(trial_index, raw_data={self.ax_metric: clean[self.metric],
                                                           COST_METRIC: float(cost)})
 
@@ -208,12 +208,14 @@ class Study:
         trial = self._trial(trial_index, where=f"trial {trial_index}")
         trial.update_run_metadata({"failure_reason": reason})
         metrics = dict.fromkeys(runs.metrics(self.runs), math.nan)
-        row = self._row(trial, runs.FAILED, metrics, float(cost) if math.isfinite(cost) else 0.0,
-                        None)
-        self.runs = runs.validate_runs(pd.concat([self.runs, row], ignore_index=True)
-                                       if len(self.runs) else row, source="study runs",
-                                       rungs=self.ladder.names)[0]
+        self._append_row(self._row(trial, runs.FAILED, metrics,
+                                   float(cost) if math.isfinite(cost) else 0.0, None))
         self.client.mark_trial_failed(trial_index, failed_reason=reason)
+
+    def _append_row(self, row: pd.DataFrame) -> None:
+        """Add one finished run to the runs table, validated with the rest."""
+        table = pd.concat([self.runs, row], ignore_index=True) if len(self.runs) else row
+        self.runs = runs.validate_runs(table, source="study runs", rungs=self.ladder.names)[0]
 
     def _row(self, trial: Any, status: str, metrics: Mapping[str, float], cost: float,
              seed: int | None) -> pd.DataFrame:
