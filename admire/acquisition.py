@@ -61,19 +61,28 @@ def recommend(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: 
 
 
 def _expected_max_of_lines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """E[max_t a_t + b_{i,t} Z] for each row i of ``b``, Z ~ N(0, 1) (Gauss-Hermite)."""
+    """E[max_t a_{i,t} + b_{i,t} Z] for each row i, Z ~ N(0, 1) (Gauss-Hermite)."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)
     z = torch.as_tensor(nodes, dtype=DTYPE)
     w = torch.as_tensor(weights / weights.sum(), dtype=DTYPE)
-    values = a.view(1, -1, 1) + b.unsqueeze(-1) * z.view(1, 1, -1)  # (c, m, nodes)
+    values = a.unsqueeze(-1) + b.unsqueeze(-1) * z.view(1, 1, -1)  # (c, m, nodes)
     return (values.max(dim=1).values * w).sum(dim=-1)
 
 
 def knowledge_gradient(surrogate: MixtureSurrogate, cand_weights: np.ndarray,
                        cand_rung: np.ndarray, target_weights: np.ndarray, target_rung: int,
-                       chunk: int = 256) -> np.ndarray:
-    """Discrete multi-fidelity KG of each candidate (mixture, rung) for the target-rung max."""
+                       chunk: int = 256, *, candidates_recommendable: bool = False) -> np.ndarray:
+    """Discrete multi-fidelity KG of each candidate (mixture, rung) for the target-rung max.
+
+    The value is the expected rise of the best posterior mean over ``target_weights`` at the
+    target rung. With ``candidates_recommendable`` a target-rung candidate joins that set
+    itself: the recommendation is chosen among the mixtures run at the target, so a run there
+    is worth what it adds as a new contender (an expected improvement on the posterior mean)
+    plus what it teaches about the contenders already run.
+    """
     m = len(target_weights)
+    if m == 0:
+        raise ValueError("the knowledge gradient needs at least one target mixture")
     noise = surrogate.noise_variance(cand_weights, cand_rung)
     out = np.empty(len(cand_weights))
     rung_target = np.full(m, target_rung)
@@ -82,11 +91,18 @@ def knowledge_gradient(surrogate: MixtureSurrogate, cand_weights: np.ndarray,
         w = np.concatenate([target_weights, cand_weights[sl]])
         r = np.concatenate([rung_target, cand_rung[sl]])
         mean, cov = surrogate.joint(w, r)
-        mu_t = mean[:m]
+        best_now = mean[:m].max()  # a candidate is no contender before it has run
+        mu_t = mean[:m].expand(len(w) - m, m)
         cross = cov[m:, :m]  # Cov(f(x), f(t))
-        var_x = torch.diagonal(cov)[m:].clamp_min(0) + torch.as_tensor(noise[sl], dtype=DTYPE)
-        s = cross / var_x.sqrt().unsqueeze(-1)
-        out[sl] = (_expected_max_of_lines(mu_t, s) - mu_t.max()).clamp_min(0).numpy()
+        var_f = torch.diagonal(cov)[m:].clamp_min(0)
+        sd_y = (var_f + torch.as_tensor(noise[sl], dtype=DTYPE)).sqrt()
+        s = cross / sd_y.unsqueeze(-1)
+        if candidates_recommendable:
+            own = torch.as_tensor(cand_rung[sl] == target_rung)
+            floor = mean.min() - 1e3 * (mean.max() - mean.min() + 1.0)
+            mu_t = torch.cat([mu_t, torch.where(own, mean[m:], floor).unsqueeze(-1)], dim=1)
+            s = torch.cat([s, torch.where(own, var_f / sd_y, 0.0).unsqueeze(-1)], dim=1)
+        out[sl] = (_expected_max_of_lines(mu_t, s) - best_now).clamp_min(0).numpy()
     return out
 
 

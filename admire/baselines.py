@@ -177,6 +177,18 @@ METHODS: dict[str, Callable[[ReplayProblem, int], ReplayMethod]] = {
     "mfbo": MFBO, "sfbo": SingleFidelityBO, "random": RandomTarget, "regmix": RegMix}
 
 
+def split_methods(text: str) -> list[str]:
+    """``mfbo,mfbo:kernel=linear,caution=1,sfbo`` -> three methods: a ``key=value`` part with
+    no ``:`` continues the options of the method before it."""
+    methods: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if methods and "=" in part and ":" not in part:
+            methods[-1] += "," + part
+        else:
+            methods.append(part)
+    return methods
+
+
 def parse_method(spec: str) -> tuple[str, dict[str, object]]:
     """``mfbo:caution=1.6,acquisition=mes`` -> ("mfbo", {...}): strategy variants of mfbo
     are compared in replay by name."""

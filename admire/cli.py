@@ -41,6 +41,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+
 @runs_app.command("import")
 @clear_errors
 def runs_import(
@@ -139,7 +140,8 @@ def replay_command(
     table: Annotated[Path, typer.Argument(help="Runs table (.parquet or .csv).")],
     objective: Annotated[str, typer.Option(help="Metric to optimise (with or without m:).")],
     minimize: Annotated[bool, typer.Option(help="Lower is better.")] = False,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = (
+    methods: Annotated[str, typer.Option(
+        help="Comma-separated methods; mfbo takes options: mfbo:kernel=linear,caution=1.")] = (
         "mfbo,sfbo,random,regmix"),
     seeds: Annotated[int, typer.Option(help="Seeds 0..N-1, the same for every method.")] = 10,
     budget: Annotated[float, typer.Option(help="Budget in target-rung runs.")] = 20.0,
@@ -149,10 +151,10 @@ def replay_command(
     """Replay methods on a runs table; write summary.json and regret_vs_cost.png."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from admire import replay, report, runs
+    from admire import baselines, replay, report, runs
 
     runs.read_runs(table)  # a bad table fails here, with its row and column
-    method_list = _split(methods)
+    method_list = baselines.split_methods(methods)
     if seeds < 1 or budget <= 0:
         raise typer.BadParameter("--seeds >= 1 and --budget > 0")
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

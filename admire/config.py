@@ -19,6 +19,10 @@ from admire.space import MixtureSpace
 
 ACQUISITIONS = ("kg", "mes")
 SURROGATES = ("icm", "mfgp")
+KERNELS = ("rbf", "linear", "linear+rbf")
+INPUT_SCALES = ("weights", "range")
+KG_TARGETS = ("all", "recommendable")
+POLICIES = ("screen-confirm", "kg")
 MODES = ("continuous", "pool")
 RECOMMEND_FROM = ("observed", "all")
 
@@ -45,6 +49,23 @@ class StrategyConfig:
     initial_trials: int = 1
     acquisition: str = "kg"
     surrogate: str = "icm"
+    # Kernel over the weights: "rbf" (ARD RBF) or "linear+rbf" (a linear trend plus an ARD RBF
+    # residual; data-mixture effects are close to linear in the weights).
+    kernel: str = "rbf"
+    # How weights enter the GP: "weights" as they are (a domain whose weight barely moves can
+    # barely move the objective, a prior that generalises from few runs), or "range": each
+    # rescaled to [0, 1] over the candidates, which gives every domain the same prior reach.
+    input_scale: str = "weights"
+    # The mixtures the knowledge gradient values: "all" candidate target mixtures, or the
+    # "recommendable" ones (with recommend_from = "observed": those run at the target, plus
+    # the candidate itself when it is a target run).
+    kg_targets: str = "all"
+    # "screen-confirm": the proxy share of the budget screens space-filling mixtures at the
+    # cheapest rung (in pool mode, mixtures that also have a target row), then target runs
+    # confirm the best posterior means not yet run, in order. "kg": every run is chosen by the
+    # cost-aware acquisition above. Without proxy_share or a budget there is no switch point,
+    # and screen-confirm falls back to "kg".
+    policy: str = "screen-confirm"
     cost_intercept: float = 0.0
     caution: float = 0.0  # recommendation maximises mean - caution * sd at the target rung
     # "observed": once the target rung has runs, recommend among the mixtures run there (the
@@ -171,6 +192,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
                             defaults.initial_trials),
         acquisition=_get(strategy_table, "acquisition", str, swhere, defaults.acquisition),
         surrogate=_get(strategy_table, "surrogate", str, swhere, defaults.surrogate),
+        kernel=_get(strategy_table, "kernel", str, swhere, defaults.kernel),
+        input_scale=_get(strategy_table, "input_scale", str, swhere, defaults.input_scale),
+        kg_targets=_get(strategy_table, "kg_targets", str, swhere, defaults.kg_targets),
+        policy=_get(strategy_table, "policy", str, swhere, defaults.policy),
         cost_intercept=float(_get(strategy_table, "cost_intercept", (int, float), swhere,
                                   defaults.cost_intercept)),
         caution=float(_get(strategy_table, "caution", (int, float), swhere, defaults.caution)),
@@ -185,6 +210,20 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     if strategy.surrogate not in SURROGATES:
         raise ConfigError(f"must be one of {SURROGATES}, got {strategy.surrogate!r}",
                           where=f"{swhere}.surrogate")
+    if strategy.kernel not in KERNELS:
+        raise ConfigError(f"must be one of {KERNELS}, got {strategy.kernel!r}",
+                          where=f"{swhere}.kernel")
+    if strategy.input_scale not in INPUT_SCALES:
+        raise ConfigError(f"must be one of {INPUT_SCALES}, got {strategy.input_scale!r}",
+                          where=f"{swhere}.input_scale")
+    if strategy.kg_targets not in KG_TARGETS:
+        raise ConfigError(f"must be one of {KG_TARGETS}, got {strategy.kg_targets!r}",
+                          where=f"{swhere}.kg_targets")
+    if strategy.policy not in POLICIES:
+        raise ConfigError(f"must be one of {POLICIES}, got {strategy.policy!r}",
+                          where=f"{swhere}.policy")
+    if strategy.kernel != "rbf" and strategy.surrogate != "icm":
+        raise ConfigError("kernel applies to the icm surrogate only", where=f"{swhere}.kernel")
     if strategy.recommend_from not in RECOMMEND_FROM:
         raise ConfigError(f"must be one of {RECOMMEND_FROM}, got {strategy.recommend_from!r}",
                           where=f"{swhere}.recommend_from")

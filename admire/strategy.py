@@ -83,19 +83,28 @@ class Planner:
         self.space, self.ladder, self.metric = space, ladder, metric
         self.minimize, self.strategy, self.pool = minimize, strategy, pool
         self.budget = budget
-        self.surrogate = MixtureSurrogate(strategy.surrogate, weight_bounds=self._input_bounds())
+        self.surrogate = MixtureSurrogate(strategy.surrogate, kernel=strategy.kernel,
+                                          weight_bounds=self._input_bounds())
         self.experiment: Experiment | None = None
         self.data: TrainingData | None = None
         self._fit_key: str | None = None
         self._restored_key: str | None = None
         self.acquisition_values: dict[tuple, float] = {}  # proposal key -> value per unit cost
+        if pool is not None:
+            _, self._mixture_ids = np.unique(np.round(pool.weights, 6), axis=0,
+                                             return_inverse=True)
+            self._mixture_ids = self._mixture_ids.reshape(-1)
+            self._target_mixture_ids = np.unique(
+                self._mixture_ids[pool.rung == len(ladder.rungs) - 1])
         self._pool_index = ({_row_key(w, r): i for i, (w, r) in
                              enumerate(zip(pool.weights, pool.rung, strict=True))}
                             if pool is not None else {})
 
-    def _input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Range each weight is scaled by: the candidates' range in pool mode (weights there
-        often span a small part of [0, 1]), the search-space bounds otherwise."""
+    def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Range each weight is scaled by with ``input_scale = "range"``: the candidates' range
+        in pool mode, the search-space bounds otherwise. None keeps the weights as they are."""
+        if self.strategy.input_scale == "weights":
+            return None
         if self.pool is None:
             return self.space.lower_array, self.space.upper_array
         lo, hi = self.pool.weights.min(axis=0), self.pool.weights.max(axis=0)
@@ -256,13 +265,16 @@ class Planner:
                                               self.ladder.rungs[int(self.pool.rung[i])].fidelity)
 
     def start_candidate(self, experiment: Experiment, pending: Sequence[dict]) -> dict:
-        """A space-filling point at the cheapest rung (a random open cheap row in pool mode)."""
+        """A space-filling point at the cheapest rung (in pool mode a random open cheap row,
+        of a mixture that has a target row where there is one)."""
         n = len(experiment.trials) + len(pending)
         rng = np.random.default_rng(_seed(self.strategy.seed, "start", n))
         if self.pool is not None:
             open_rows = self.open_pool(experiment, pending)
             cheap = open_rows[self.pool.rung[open_rows] == 0]
-            choices = cheap if len(cheap) else open_rows
+            # Prefer mixtures that also have a target row: only those can be recommended.
+            confirmable = cheap[np.isin(self._mixture_ids[cheap], self._target_mixture_ids)]
+            choices = confirmable if len(confirmable) else cheap if len(cheap) else open_rows
             if not len(choices):
                 raise PoolExhausted("every candidate of the pool has been used")
             return self.pool_param(int(rng.choice(choices)))
@@ -270,15 +282,22 @@ class Planner:
         return self.space.params_from_weights(point, self.ladder.cheapest.fidelity)
 
     def next_candidate(self, experiment: Experiment, pending: Sequence[dict]) -> dict:
-        """The open (mixture, rung) with the highest acquisition value per unit cost."""
+        """The next (mixture, rung): under screen-confirm a space-filling cheap screen until the
+        proxy share is spent, then the best target-rung posterior mean not yet run; under kg
+        the open candidate with the highest acquisition value per unit cost."""
         if self.data is None or self.data.n == 0:
             return self.start_candidate(experiment, pending)
         n = len(experiment.trials) + len(pending)
+        confirming = self.target_only(experiment, pending)
+        screen_confirm = (self.strategy.policy == "screen-confirm"
+                          and self.strategy.proxy_share is not None and self.budget is not None)
+        if screen_confirm and not confirming:
+            return self.start_candidate(experiment, pending)
         if self.pool is not None:
             open_rows = self.open_pool(experiment, pending)
             if not len(open_rows):
                 raise PoolExhausted("every candidate of the pool has been used")
-            if self.target_only(experiment, pending):
+            if confirming:
                 at_target = open_rows[self.pool.rung[open_rows] == len(self.ladder.rungs) - 1]
                 open_rows = at_target if len(at_target) else open_rows
             weights, rungs = self.pool.weights[open_rows], self.pool.rung[open_rows]
@@ -290,7 +309,7 @@ class Planner:
             used = self.used_keys(experiment, pending)
             fresh = np.array([_row_key(w, r) not in used for w, r in zip(weights, rungs,
                                                                          strict=True)])
-            if self.target_only(experiment, pending):
+            if confirming:
                 fresh &= rungs == n_rungs - 1
             weights, rungs = weights[fresh], rungs[fresh]
         targets = self.kg_targets(None if self.pool is not None else mixtures)
@@ -299,8 +318,12 @@ class Planner:
             surrogate = surrogate.with_pending(
                 np.array([self.space.weights_from_params(p) for p in pending]),
                 np.array([self.rung_index(float(p[FIDELITY_PARAM])) for p in pending]))
-        scores = self.score(surrogate, weights, rungs, targets,
-                            seed=_seed(self.strategy.seed, "acq", n))
+        target = len(self.ladder.rungs) - 1
+        if confirming and screen_confirm and (rungs == target).all():
+            scores, _ = surrogate.predict(weights, target)
+        else:
+            scores = self.score(surrogate, weights, rungs, targets,
+                                seed=_seed(self.strategy.seed, "acq", n))
         best = int(np.argmax(scores))
         self.acquisition_values[_row_key(weights[best], int(rungs[best]))] = float(scores[best])
         if self.pool is not None:
@@ -318,18 +341,29 @@ class Planner:
         if self.strategy.acquisition == "mes":
             return acquisition.max_value_entropy(surrogate, weights, rungs, rec_set, target,
                                                  costs, seed)
-        kg = acquisition.knowledge_gradient(surrogate, weights, rungs, rec_set, target)
+        observed = self.observed_at_target()
+        if self.strategy.kg_targets == "recommendable" and len(observed):
+            kg = acquisition.knowledge_gradient(surrogate, weights, rungs, observed, target,
+                                                candidates_recommendable=True)
+        else:
+            kg = acquisition.knowledge_gradient(surrogate, weights, rungs, rec_set, target)
         return kg / costs[rungs]
+
+    def observed_at_target(self) -> np.ndarray:
+        """Mixtures run at the target rung, which ``recommend_from = "observed"`` picks from
+        (none when the rule is "all")."""
+        target = len(self.ladder.rungs) - 1
+        if self.strategy.recommend_from != "observed" or self.data is None:
+            return np.zeros((0, self.space.k))
+        return np.unique(self.data.weights[self.data.rung == target], axis=0)
 
     def recommend(self) -> acquisition.Recommendation:
         """Best predicted target-rung mixture; among those run at the target once there are
         any (``recommend_from = "observed"``), which keeps the recommendation on mixtures the
         data supports instead of an extrapolated corner."""
         target = len(self.ladder.rungs) - 1
-        candidates = self.recommendation_set()
-        if (self.strategy.recommend_from == "observed" and self.data is not None
-                and (self.data.rung == target).any()):
-            candidates = np.unique(self.data.weights[self.data.rung == target], axis=0)
+        observed = self.observed_at_target()
+        candidates = observed if len(observed) else self.recommendation_set()
         return acquisition.recommend(self.surrogate, candidates, target,
                                      minimize=self.minimize, caution=self.strategy.caution)
 

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from admire import replay, report
+from admire import baselines, replay, report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results"
@@ -35,8 +35,9 @@ def main() -> None:
               f"regret@3 {replay.regret_at(result.curve, 3)}, picks {result.picks_per_rung}",
               flush=True)
 
-    summary = replay.replay(TABLE, "avg_id+ood", args.methods.split(","), range(args.seeds),
-                            args.budget, workers=args.workers, on_result=progress)
+    methods = baselines.split_methods(args.methods)
+    summary = replay.replay(TABLE, "avg_id+ood", methods, range(args.seeds), args.budget,
+                            workers=args.workers, on_result=progress)
     summary["medians"] = replay.summary_rows(summary)
     summary["wall_seconds"] = round(time.time() - start, 1)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,10 @@ CASES = [
     (["domain", 2, "colour"], "red", "domain[2]: unknown fields"),
     (["strategy", "acquisition"], "ucb", "strategy.acquisition"),
     (["strategy", "caution"], -1, "caution"),
+    (["strategy", "kernel"], "matern", "strategy.kernel"),
+    (["strategy", "input_scale"], "log", "strategy.input_scale"),
+    (["strategy", "kg_targets"], "some", "strategy.kg_targets"),
+    (["strategy", "policy"], "greedy", "strategy.policy"),
 ]
 
 

@@ -202,3 +202,36 @@ def test_load_reconciles_a_crash_between_the_two_writes(tmp_path):
                                                           resumed.runs["m:score"], strict=True)}
     # Ax's JSON store keeps about 10 significant digits; the runs table keeps them all.
     assert objective.to_dict() == pytest.approx(expected, rel=1e-9)
+
+
+def test_screen_confirm_screens_cheap_then_confirms_the_best_predicted_in_order():
+    config = make_config(mode="pool", initial_trials=1)
+    config = type(config)(**{**config.__dict__, "budget": 20.0}).with_strategy(proxy_share=0.1)
+    assert config.strategy.policy == "screen-confirm"
+    pool = make_pool(n_mix=30)
+    # Mixtures 25-29 have no target row: the screen must prefer the 25 that can be confirmed.
+    keep = ~((pool.rung == 2) & (np.arange(len(pool)) >= 75))
+    pool = CandidatePool(pool.weights[keep], pool.rung[keep],
+                         tuple(i for i, k in zip(pool.ids, keep, strict=True) if k))
+    confirmable = {tuple(np.round(w, 6)) for w in pool.weights[pool.rung == 2]}
+    study = Study(config, pool=pool)
+    rungs = []
+    for _ in range(25):
+        (p,) = study.propose(1)
+        rungs.append(p.rung)
+        if p.rung == "small":
+            w = np.array([p.mixture[d] for d in config.domain_names])
+            assert tuple(np.round(w, 6)) in confirmable
+        else:
+            # A confirmation has the best target-rung posterior mean of the open target rows.
+            planner = study.planner
+            open_rows = planner.open_pool(study.experiment, [])  # without the one proposed
+            open_target = open_rows[pool.rung[open_rows] == 2]
+            others, _ = planner.surrogate.predict(pool.weights[open_target], 2)
+            w = np.array([p.mixture[d] for d in config.domain_names])
+            chosen, _ = planner.surrogate.predict(w[None, :], 2)
+            assert chosen[0] >= others.max() - 1e-12
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+    n_screen = 20  # 2 units of proxy share at 0.1 units per small run
+    assert rungs[:n_screen] == ["small"] * n_screen
+    assert set(rungs[n_screen:]) == {"large"}
