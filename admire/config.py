@@ -25,6 +25,10 @@ KG_TARGETS = ("all", "recommendable")
 POLICIES = ("screen-confirm", "kg")
 MODES = ("continuous", "pool")
 RECOMMEND_FROM = ("observed", "all")
+# StrategyConfig fields that take one of a fixed set of values.
+STRATEGY_CHOICES = {"acquisition": ACQUISITIONS, "surrogate": SURROGATES, "kernel": KERNELS,
+                    "input_scale": INPUT_SCALES, "kg_targets": KG_TARGETS, "policy": POLICIES,
+                    "recommend_from": RECOMMEND_FROM}
 
 
 @dataclass(frozen=True)
@@ -204,29 +208,13 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
         recommend_from=_get(strategy_table, "recommend_from", str, swhere,
                             defaults.recommend_from),
         seed=_get(strategy_table, "seed", int, swhere, defaults.seed))
-    if strategy.acquisition not in ACQUISITIONS:
-        raise ConfigError(f"must be one of {ACQUISITIONS}, got {strategy.acquisition!r}",
-                          where=f"{swhere}.acquisition")
-    if strategy.surrogate not in SURROGATES:
-        raise ConfigError(f"must be one of {SURROGATES}, got {strategy.surrogate!r}",
-                          where=f"{swhere}.surrogate")
-    if strategy.kernel not in KERNELS:
-        raise ConfigError(f"must be one of {KERNELS}, got {strategy.kernel!r}",
-                          where=f"{swhere}.kernel")
-    if strategy.input_scale not in INPUT_SCALES:
-        raise ConfigError(f"must be one of {INPUT_SCALES}, got {strategy.input_scale!r}",
-                          where=f"{swhere}.input_scale")
-    if strategy.kg_targets not in KG_TARGETS:
-        raise ConfigError(f"must be one of {KG_TARGETS}, got {strategy.kg_targets!r}",
-                          where=f"{swhere}.kg_targets")
-    if strategy.policy not in POLICIES:
-        raise ConfigError(f"must be one of {POLICIES}, got {strategy.policy!r}",
-                          where=f"{swhere}.policy")
+    for field_name, allowed in STRATEGY_CHOICES.items():
+        value = getattr(strategy, field_name)
+        if value not in allowed:
+            raise ConfigError(f"must be one of {allowed}, got {value!r}",
+                              where=f"{swhere}.{field_name}")
     if strategy.kernel != "rbf" and strategy.surrogate != "icm":
         raise ConfigError("kernel applies to the icm surrogate only", where=f"{swhere}.kernel")
-    if strategy.recommend_from not in RECOMMEND_FROM:
-        raise ConfigError(f"must be one of {RECOMMEND_FROM}, got {strategy.recommend_from!r}",
-                          where=f"{swhere}.recommend_from")
     if strategy.proxy_share is not None and not 0 <= strategy.proxy_share <= 1:
         raise ConfigError("must be between 0 and 1", where=f"{swhere}.proxy_share")
     if strategy.initial_trials < 0 or strategy.cost_intercept < 0 or strategy.caution < 0:

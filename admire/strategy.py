@@ -312,7 +312,6 @@ class Planner:
             if confirming:
                 fresh &= rungs == n_rungs - 1
             weights, rungs = weights[fresh], rungs[fresh]
-        targets = self.kg_targets(None if self.pool is not None else mixtures)
         surrogate = self.surrogate
         if pending:
             surrogate = surrogate.with_pending(
@@ -322,6 +321,7 @@ class Planner:
         if confirming and screen_confirm and (rungs == target).all():
             scores, _ = surrogate.predict(weights, target)
         else:
+            targets = self.kg_targets(None if self.pool is not None else mixtures)
             scores = self.score(surrogate, weights, rungs, targets,
                                 seed=_seed(self.strategy.seed, "acq", n))
         best = int(np.argmax(scores))
