@@ -1,3 +1,3 @@
-from admire.cli import main
+from admire.app.cli import main
 
 main()

@@ -18,7 +18,7 @@ from ax.core.parameter_constraint import ParameterConstraint
 from ax.core.search_space import SearchSpace
 
 from admire.errors import ConfigError, ValidationError
-from admire.ladder import FidelityLadder
+from admire.schema.ladder import FidelityLadder
 
 FIDELITY_PARAM = "fidelity"
 SUM_TOL = 1e-9

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from admire.acquisition import knowledge_gradient, recommend
+from admire.bo.acquisition import knowledge_gradient, recommend
+from admire.bo.surrogate import MixtureSurrogate, TrainingData
 from admire.space import MixtureSpace
-from admire.strategy import CONTINUOUS_CANDIDATES, LOCAL_CANDIDATES, OBSERVED_CANDIDATES
-from admire.surrogate import MixtureSurrogate, TrainingData
+from admire.study.ax_bridge import CONTINUOUS_CANDIDATES, LOCAL_CANDIDATES, OBSERVED_CANDIDATES
 
 K, RUNGS = 19, (0.18, 0.48, 1.0)
 OUT = Path(__file__).parent / "results"

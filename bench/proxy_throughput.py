@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from admire.ladder import load_ladder
 from admire.proxy.corpora import BUILTIN_DOMAINS, Corpora, CorpusConfig, build_corpora
 from admire.proxy.sampler import plan_mixture, sample_mixture
 from admire.proxy.train import ProxySpec, build_model, lm_loss, train_proxy, train_rung
+from admire.schema.ladder import load_ladder
 
 REPO = Path(__file__).resolve().parents[1]
 LADDER = REPO / "fidelities" / "cpu-tiny.toml"

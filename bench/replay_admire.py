@@ -12,7 +12,9 @@ import json
 import time
 from pathlib import Path
 
-from admire import baselines, replay, report
+from admire import replay
+from admire.app import replay_plots as report
+from admire.bo.policies import baselines
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results"

@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from admire.config import load_config
-from admire.evaluators.ray_proxy import (
+from admire.app.proxy_settings import ProxySettings
+from admire.app.tune import build_study_corpora
+from admire.evaluators.ray.pool import (
     CorporaSource,
     RayProxyPool,
     TrialOutcome,
@@ -41,8 +42,7 @@ from admire.evaluators.ray_proxy import (
     disconnect,
     noop_trial,
 )
-from admire.proxy.settings import ProxySettings
-from admire.tune import build_study_corpora
+from admire.schema.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "local-cpu.toml"
@@ -84,7 +84,7 @@ def dispatch_overhead(source: CorporaSource, config, n: int) -> dict:
 
 def loop_overhead(tmp: Path, n: int) -> dict:
     """Driver seconds per trial of the tune loop itself, with a trivial evaluator."""
-    from admire.tune import tune
+    from admire.app.tune import tune
 
     text = CONFIG.read_text(encoding="utf-8")
     text = text.replace("budget = 5.0", "# budget").replace("max_trials = 40",

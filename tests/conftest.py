@@ -22,6 +22,6 @@ ADMIRE_ORDER = "Qwen2.5-0.5B,Qwen2.5-3B,Qwen2.5-7B"
 
 @pytest.fixture(scope="session")
 def admire_table():
-    from admire import runs
+    from admire.schema import runs
 
     return runs.read_runs(DATASET_PARQUET)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from admire.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
-from admire.ladder import FidelityLadder, Rung
+from admire.schema.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
+from admire.schema.ladder import FidelityLadder, Rung
 
 LADDER = FidelityLadder((Rung("small", 0.1, 1.0), Rung("medium", 0.4, 4.0),
                          Rung("large", 1.0, 10.0)), name="test")

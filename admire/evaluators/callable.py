@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from admire.errors import ValidationError
-from admire.strategy import PoolExhausted
 from admire.study import Proposal, Study
+from admire.study.ax_bridge import PoolExhausted
 
 EvalFn = Callable[[Mapping[str, float], str], tuple[Mapping[str, float], float]]
 

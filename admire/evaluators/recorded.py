@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from admire import runs
-from admire.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
 from admire.errors import ValidationError
-from admire.ladder import FidelityLadder, Rung
-from admire.strategy import CandidatePool
+from admire.schema import runs
+from admire.schema.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
+from admire.schema.ladder import FidelityLadder, Rung
 from admire.study import Study
+from admire.study.ax_bridge import CandidatePool
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from admire.errors import AdmireError, ConfigError, ValidationError
-from admire.ladder import Rung
 from admire.proxy.corpora import Corpora, Tokenizer
 from admire.proxy.sampler import plan_mixture, sample_mixture
+from admire.schema.ladder import Rung
 
 
 class TrainingDivergedError(AdmireError):

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from admire.errors import ConfigError, ValidationError
-from admire.ladder import load_ladder
 from admire.proxy import train as train_mod
 from admire.proxy.corpora import ByteTokenizer, Corpora, CorpusConfig, build_corpora
 from admire.proxy.sampler import RepetitionLimitError
@@ -22,6 +21,7 @@ from admire.proxy.train import (
     train_proxy,
     train_rung,
 )
+from admire.schema.ladder import load_ladder
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""The user-facing layer: command line, live tuning wiring, views, plots, import, submit."""

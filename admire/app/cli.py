@@ -1,0 +1,256 @@
+"""The ``admire`` command line: thin wrappers that parse options and print."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from admire.errors import AdmireError
+
+app = typer.Typer(help="Multi-fidelity Bayesian optimisation of training-data mixtures.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+runs_app = typer.Typer(help="Import, validate and inspect runs tables.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Print an admire error as one clear line and exit 2, instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AdmireError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+
+@runs_app.command("import")
+@clear_errors
+def runs_import(
+    src: Annotated[Path, typer.Argument(help="Wide CSV: one row per run.")],
+    out: Annotated[Path, typer.Option("--out", help="Runs table to write (.parquet or .csv).")],
+    fidelity_column: Annotated[str, typer.Option(help="Column naming each run's rung.")],
+    fidelity_order: Annotated[str, typer.Option(help="Rungs, cheapest first, target last: A,B,C")],
+    weight_prefix: Annotated[str, typer.Option(help="Prefix of weight columns.")] = "ratio_",
+    metric_prefix: Annotated[str, typer.Option(help="Prefix of metric columns.")] = "metric_",
+    cost_column: Annotated[str | None, typer.Option(help="Column holding each run's cost.")] = None,
+    rung_cost: Annotated[str | None, typer.Option(help="Fixed cost per rung: A=0.1,B=1")] = None,
+    fidelity_values: Annotated[str | None, typer.Option(
+        help="Numeric fidelity per rung: A=0.5,B=3 (default: cost / target cost)")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (default: file stem).")] = None,
+    weight_tol: Annotated[float, typer.Option(help="Accepted |sum of weights - 1|.")] = 0.01,
+) -> None:
+    """Import a wide CSV (like ADMIRE IFT Runs) into the runs-table schema."""
+    from admire.app import importer
+    from admire.schema import runs
+
+    result = importer.import_wide_csv(
+        src, fidelity_column=fidelity_column, fidelity_order=_split(fidelity_order),
+        weight_prefix=weight_prefix, metric_prefix=metric_prefix, cost_column=cost_column,
+        rung_costs=importer.parse_mapping(rung_cost, option="--rung-cost"),
+        fidelity_values=importer.parse_mapping(fidelity_values, option="--fidelity-values"),
+        study=study, weight_tol=weight_tol)
+    runs.write_runs(result.table, out, rungs=_split(fidelity_order))
+    console.print(f"wrote {len(result.table)} runs to {out}")
+    _print_report(result.report)
+    fids = ", ".join(f"{k}={v:.4g}" for k, v in result.rung_fidelity.items())
+    console.print(f"fidelity per rung: {fids}")
+    if result.ignored_columns:
+        console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
+
+
+def _print_report(report: Any) -> None:
+    if report.renormalized_rows:
+        console.print(f"renormalized {report.renormalized_rows} weight rows; largest deviation "
+                      f"from 1 was {report.max_weight_deviation:.3g}")
+
+
+@runs_app.command("validate")
+@clear_errors
+def runs_validate(
+    path: Annotated[Path, typer.Argument(help="Runs table (.parquet or .csv).")],
+    rungs: Annotated[str | None, typer.Option(help="Allowed rungs: A,B,C")] = None,
+    weight_tol: Annotated[float, typer.Option(help="Accepted |sum of weights - 1|.")] = 0.01,
+) -> None:
+    """Check a runs table against the schema; exit 2 with the row and column on error."""
+    from admire.schema import runs
+
+    raw = runs.read_raw(path)
+    table, report = runs.validate_runs(raw, source=str(path),
+                                       rungs=_split(rungs) if rungs else None,
+                                       weight_tol=weight_tol)
+    console.print(f"{path}: valid, {len(table)} runs, {len(runs.domains(table))} domains, "
+                  f"{len(runs.metrics(table))} metrics")
+    _print_report(report)
+
+
+@runs_app.command("info")
+@clear_errors
+def runs_info(
+    path: Annotated[Path, typer.Argument(help="Runs table (.parquet or .csv).")],
+    metric: Annotated[str | None, typer.Option(help="Metric for the best value per rung.")] = None,
+    minimize: Annotated[bool, typer.Option(help="Lower is better for --metric.")] = False,
+) -> None:
+    """Rows per rung, domains, metrics, and the best value per rung for one metric."""
+    from admire.schema import runs
+
+    table = runs.read_runs(path)
+    console.print(f"[bold]{path}[/]: {len(table)} runs")
+    console.print(f"domains ({len(runs.domains(table))}): {', '.join(runs.domains(table))}")
+    console.print(f"metrics ({len(runs.metrics(table))}): {', '.join(runs.metrics(table))}")
+    column = runs.resolve_metric(metric, table) if metric else None
+    grid = Table("rung", "fidelity", "runs", "mean cost",
+                 *([f"best {column[2:]} ({'min' if minimize else 'max'})"] if column else []))
+    order = table.groupby(runs.RUNG, sort=False)[runs.FIDELITY].first().sort_values()
+    for rung in order.index:
+        rows = table[table[runs.RUNG] == rung]
+        cells = [rung, f"{order[rung]:.4g}", str(len(rows)), f"{rows[runs.COST].mean():.4g}"]
+        if column:
+            values = rows[column].dropna()
+            best = values.min() if minimize else values.max()
+            cells.append(f"{best:.6f}" if len(values) else "-")
+        grid.add_row(*cells)
+    console.print(grid)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+@app.command("replay")
+@clear_errors
+def replay_command(
+    table: Annotated[Path, typer.Argument(help="Runs table (.parquet or .csv).")],
+    objective: Annotated[str, typer.Option(help="Metric to optimise (with or without m:).")],
+    minimize: Annotated[bool, typer.Option(help="Lower is better.")] = False,
+    methods: Annotated[str, typer.Option(
+        help="Comma-separated methods; mfbo takes options: mfbo:kernel=linear,caution=1.")] = (
+        "mfbo,sfbo,random,regmix"),
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1, the same for every method.")] = 10,
+    budget: Annotated[float, typer.Option(help="Budget in target-rung runs.")] = 20.0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/replay"),
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+) -> None:
+    """Replay methods on a runs table; write summary.json and regret_vs_cost.png."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from admire import replay
+    from admire.app import replay_plots as report
+    from admire.bo.policies import baselines
+    from admire.schema import runs
+
+    runs.read_runs(table)  # a bad table fails here, with its row and column
+    method_list = baselines.split_methods(methods)
+    if seeds < 1 or budget <= 0:
+        raise typer.BadParameter("--seeds >= 1 and --budget > 0")
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("replay", total=len(method_list) * seeds)
+
+        def done(result: replay.SeedResult) -> None:
+            final = result.curve[-1][1] if result.curve else float("nan")
+            progress.update(task, advance=1,
+                            description=f"{result.method} seed {result.seed}: final regret "
+                                        f"{final:.4g}")
+
+        summary = replay.replay(table, objective, method_list, range(seeds), budget,
+                                minimize=minimize, workers=workers or None, on_result=done)
+    path = replay.write_summary(summary, out)
+    plot = report.plot_regret_vs_cost(summary, out / "regret_vs_cost.png")
+    (out / "summary.md").write_text(report.markdown_table(summary), encoding="utf-8")
+    grid = Table(title=f"{summary['objective']} ({summary['direction']}), best "
+                       f"{summary['best_value']:.6g}, budget {budget:g} target runs")
+    rows = replay.summary_rows(summary)
+    for header in rows[0]:
+        grid.add_column(header)
+    for row in rows:
+        grid.add_row(*[("never" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+                       for v in row.values()])
+    Console(width=max(console.width, 150)).print(grid)
+    console.print(f"median over {seeds} seeds; costs in target-rung runs")
+    console.print(f"wrote {path} and {plot}")
+
+
+@app.command("tune")
+@clear_errors
+def tune_command(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML).")],
+    out: Annotated[Path, typer.Option(help="Folder for the study, runs table and plots.")] = (
+        Path("out/tune")),
+    resume: Annotated[bool, typer.Option(help="Continue the study saved in --out.")] = False,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster to use (host:port or 'auto'); default: an embedded local one.")] = None,
+) -> None:
+    """Tune a mixture live: Ray actors train proxies on the proposed mixtures."""
+    from admire.app.tune import summary_lines, tune
+
+    result = tune(config, out, resume=resume, address=address, console=console)
+    for line in summary_lines(result):
+        console.print(line, highlight=False, markup=False)
+
+
+@app.command("submit")
+@clear_errors
+def submit_command(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML), inside --working-dir.")],
+    address: Annotated[str, typer.Option(help="Ray dashboard address: http://HOST:8265")],
+    out: Annotated[str | None, typer.Option(
+        help="Output folder on the head node (default: $HOME/admire-out/<study>).")] = None,
+    working_dir: Annotated[Path | None, typer.Option(
+        help="Folder uploaded with the job (default: the current folder).")] = None,
+    python: Annotated[str | None, typer.Option(
+        help="Interpreter on the cluster (default: this one).")] = None,
+    resume: Annotated[bool, typer.Option(help="Resume the study saved in --out.")] = False,
+) -> None:
+    """Submit `admire tune` to a Ray cluster as a Ray job; print how to follow it."""
+    from admire.app.submit import plan_job, submit_job
+
+    plan = plan_job(config, working_dir=working_dir, out=out, python=python, resume=resume)
+    job_id = submit_job(plan, address)
+    console.print(f"submitted study {plan.study!r} as job {job_id}", highlight=False)
+    console.print(f"entrypoint: {plan.entrypoint}", highlight=False, markup=False)
+    console.print(f"follow it:  ray job logs -f {job_id} --address {address}",
+                  highlight=False, markup=False)
+    console.print(f"status:     ray job status {job_id} --address {address}",
+                  highlight=False, markup=False)
+    console.print(f"results:    {plan.out} on the head node (admire recommend <that folder>)",
+                  highlight=False, markup=False)
+
+
+@app.command("recommend")
+@clear_errors
+def recommend_command(
+    directory: Annotated[Path, typer.Argument(help="A saved study (admire tune --out).")],
+) -> None:
+    """Print the recommended mixture of a saved study, with its predicted value."""
+    from admire.study import Study
+
+    study = Study.load(directory)
+    rec = study.recommend()
+    grid = Table("domain", "weight", title=f"{study.config.name}: recommended mixture at "
+                                           f"{rec.rung}")
+    for domain, weight in sorted(rec.mixture.items(), key=lambda kv: -kv[1]):
+        grid.add_row(domain, f"{weight:.4f}")
+    console.print(grid)
+    console.print(f"predicted {study.metric}: {rec.predicted:.5g} (90% interval "
+                  f"[{rec.lower90:.5g}, {rec.upper90:.5g}]), from {rec.n_observations} "
+                  f"completed trials; spent {study.spent():.2f} target-rung runs",
+                  highlight=False)

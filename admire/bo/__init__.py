@@ -1,0 +1,1 @@
+"""Bayesian optimisation: surrogates, acquisitions, candidates and policies."""

@@ -1,0 +1,1 @@
+"""Policies: what to run next and what to recommend."""

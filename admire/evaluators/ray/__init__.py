@@ -1,0 +1,1 @@
+"""Ray: connect to a cluster and train proxies on actors."""

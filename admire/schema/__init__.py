@@ -1,0 +1,1 @@
+"""The study schema: config, fidelity ladder and runs table."""

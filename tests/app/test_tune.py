@@ -1,0 +1,198 @@
+"""Live tuning end to end on an embedded Ray cluster: micro proxies, seconds per trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from ax.core.trial_status import TrialStatus
+from live_helpers import embedded_ray, fake_work, slow_first_work, write_study
+from typer.testing import CliRunner
+
+from admire.app.cli import app
+from admire.app.study_plots import PLOTS
+from admire.app.tune import RERUN_KEY, tune, with_repetition_bounds
+from admire.errors import ConfigError
+from admire.schema import runs
+from admire.schema.config import load_config
+from admire.study import Study
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with embedded_ray():
+        yield
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("corpora")
+
+
+def test_repetition_limits_become_weight_upper_bounds(tmp_path, cache):
+    config = load_config(write_study(tmp_path, cache, code_max_epochs=0.5))
+    bounded = with_repetition_bounds(config, {"math": 100_000, "scripture": 100_000,
+                                              "code": 16_384})
+    uppers = {d.name: d.upper for d in bounded.domains}
+    assert uppers == {"math": 1.0, "scripture": 1.0, "code": 0.5}  # 0.5 * 16384 / 16384
+    limited = replace(config, domains=tuple(replace(d, max_epochs=1.0) for d in config.domains))
+    with pytest.raises(ConfigError, match="repetition limits leave no mixture"):
+        with_repetition_bounds(limited, {"math": 1000, "scripture": 1000, "code": 1000})
+    floor = replace(limited, domains=(replace(limited.domains[0], lower=0.2),
+                                      *limited.domains[1:]))
+    with pytest.raises(ConfigError) as err:
+        with_repetition_bounds(floor, {"math": 100, "scripture": 10**6, "code": 10**6})
+    assert err.value.where == "domain 'math'"
+
+
+@pytest.mark.parametrize(("extra", "where"), [
+    ('colour = "blue"', "proxy"),
+    ('objective = { mean_over = ["poetry"] }', "proxy.objective"),
+])
+def test_bad_proxy_tables_fail_before_any_cluster_starts(tmp_path, cache, extra, where):
+    config = write_study(tmp_path, cache, extra_proxy=extra)
+    if "objective" in extra:  # replace the default objective line
+        text = config.read_text().replace('objective = { mean_over = ["math", "code"] }\n', "")
+        config.write_text(text)
+    result = runner.invoke(app, ["tune", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"{where}:" in result.output.replace("\n", "")
+
+
+def test_an_existing_study_is_not_overwritten_without_resume(tmp_path, cache):
+    config = write_study(tmp_path, cache)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "study.json").write_text("{}")
+    result = runner.invoke(app, ["tune", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "--resume" in result.output
+
+
+@pytest.mark.slow
+def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, cluster):
+    config = write_study(tmp_path, cache, max_trials=4, code_max_epochs=0.15)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["tune", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "max_trials reached (4)" in result.output
+    table = runs.read_runs(out / "runs.parquet")
+    assert len(table) == 4 and (table[runs.STATUS] == runs.COMPLETED).all()
+    assert table["m:objective"].notna().all() and (table[runs.COST] > 0).all()
+    # code may repeat 0.15 epochs at 16,384 tokens per trial: a bound below 1 every run keeps
+    upper = {d.name: d.upper for d in Study.load(out).config.domains}["code"]
+    assert upper < 0.9 and (table["w:code"] <= upper + 1e-9).all()
+    rec = json.loads((out / "recommendation.json").read_text())
+    assert rec["recommendation"]["rung"] == "r1"
+    assert sum(rec["recommendation"]["mixture"].values()) == pytest.approx(1.0)
+    assert rec["stop_reason"] == "max_trials reached (4)" and rec["failures"] == []
+    for plot in PLOTS:
+        assert (out / plot).stat().st_size > 1000
+    shown = runner.invoke(app, ["recommend", str(out)])
+    assert shown.exit_code == 0 and "recommended mixture at r1" in shown.output
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried_once_then_failed_and_the_study_goes_on(tmp_path, cache,
+                                                                         cluster):
+    killed: list[int] = []
+
+    def kill_trial_0(pool, request, attempt):
+        if request.trial_index == 0:
+            pid = pool.pid_of(0)
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    config = write_study(tmp_path, cache, max_trials=4)
+    result = tune(config, tmp_path / "out", work=slow_first_work, on_start=kill_trial_0)
+    assert len(killed) == 2 and killed[0] != killed[1]
+    study = result.study
+    assert study.trials_by_status(TrialStatus.FAILED) == [0]
+    assert study.n_completed == 3 and result.recommendation is not None
+    table = runs.read_runs(tmp_path / "out" / "runs.parquet")
+    assert table.set_index(runs.RUN_ID).loc["micro-00000", runs.STATUS] == runs.FAILED
+    (failure,) = json.loads((tmp_path / "out" / "recommendation.json").read_text())["failures"]
+    assert failure["trial"] == 0
+    assert failure["reason"].startswith("worker died during the trial (2 attempts)")
+
+
+@pytest.mark.slow
+def test_nan_results_are_failed_never_completed(tmp_path, cache, cluster):
+    config = write_study(tmp_path, cache, max_trials=5)
+    result = tune(config, tmp_path / "out", work=fake_work)
+    study = result.study
+    assert study.trials_by_status(TrialStatus.FAILED) == [1]
+    reason = study.experiment.trials[1].run_metadata["failure_reason"]
+    assert "nan" in reason and "refused" in reason
+    data = study.experiment.lookup_data().df
+    assert 1 not in set(data["trial_index"])  # the model never saw it
+    assert study.n_completed == 4
+
+
+@pytest.mark.slow
+def test_resume_reruns_interrupted_trials_once_then_continues(tmp_path, cache, cluster):
+    config = write_study(tmp_path, cache, max_trials=2)
+    out = tmp_path / "out"
+    tune(config, out, work=fake_work)  # trial 1 fails (NaN), trial 0 completes
+    # Simulate a crash with two trials in flight, one of which was already re-run once.
+    study = Study.load(out)
+    first, second = study.propose(2)
+    study.experiment.trials[second.trial_index].update_run_metadata({RERUN_KEY: True})
+    study.save(out)
+    write_study(tmp_path, cache, max_trials=5)  # resume may raise the limits
+    result = tune(config, out, resume=True, work=fake_work)
+    assert result.stop_reason == "max_trials reached (5)"
+    study = Study.load(out)
+    assert study.experiment.trials[first.trial_index].status == TrialStatus.COMPLETED
+    assert study.experiment.trials[second.trial_index].status == TrialStatus.FAILED
+    assert "interrupted twice" in study.experiment.trials[second.trial_index].run_metadata[
+        "failure_reason"]
+    assert len(study.experiment.trials) == 5 and not study.trials_by_status(TrialStatus.RUNNING)
+    table = pd.read_parquet(out / "runs.parquet")
+    assert len(table) == 5
+
+
+def test_resume_refuses_a_changed_study(tmp_path, cache):
+    config = write_study(tmp_path, cache)
+    saved = load_config(config)
+    study = Study(saved)
+    study.save(tmp_path / "out")
+    text = config.read_text().replace('"math", "code"', '"math", "scripture"')
+    config.write_text(text)
+    result = runner.invoke(app, ["tune", str(config), "--out", str(tmp_path / "out"),
+                                 "--resume"])
+    assert result.exit_code == 2 and "proxy:" in result.output
+
+
+def test_live_view_renders_flights_rungs_and_recommendation(tmp_path, cache):
+    import io
+
+    from helpers import make_config, score
+    from rich.console import Console
+
+    from admire.app.view import TuneView
+    from admire.evaluators.ray.pool import InFlight, TrialRequest
+
+    study = Study(make_config(k=3, initial_trials=2))
+    for proposal in study.propose(2):
+        study.complete(proposal.trial_index, *score(proposal.mixture, proposal.rung))
+    (running,) = study.propose(1)
+    flight = InFlight(TrialRequest(running.trial_index, running.mixture,
+                                   study.ladder.rung(running.rung)), slot=None, ref=None,
+                      attempt=2)
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120)
+    with TuneView(console, study, budget=3.0, max_trials=10) as view:
+        view.event("trial 2 started")
+        view.update([flight], study.recommend())
+    text = buffer.getvalue()
+    assert "spent" in text and "/ 3 target runs" in text and "trials 3 / 10" in text
+    assert "in flight" in text and running.rung in text
+    assert "recommendation: " in text and "at large" in text
