@@ -33,15 +33,10 @@ from rich.console import Console
 
 from admire.app.proxy_settings import ProxySettings
 from admire.app.tune import build_study_corpora
-from admire.evaluators.ray.pool import (
-    CorporaSource,
-    RayProxyPool,
-    TrialOutcome,
-    TrialRequest,
-    connect,
-    disconnect,
-    noop_trial,
-)
+from admire.evaluators.base import Outcome
+from admire.evaluators.ray.connect import connect, disconnect
+from admire.evaluators.ray.pool import RayProxyPool
+from admire.evaluators.ray.worker import CorporaSource, TrialRequest, noop_trial
 from admire.schema.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,8 +44,8 @@ CONFIG = REPO / "examples" / "local-cpu.toml"
 RESULTS = REPO / "bench" / "results"
 
 
-def drain(pool: RayProxyPool, n: int) -> list[TrialOutcome]:
-    out: list[TrialOutcome] = []
+def drain(pool: RayProxyPool, n: int) -> list[Outcome]:
+    out: list[Outcome] = []
     while len(out) < n:
         out += pool.wait(timeout=1.0)
     return out

@@ -112,7 +112,7 @@ def fake_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
 
 def slow_first_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
     """Trial 0 takes a minute (so it can be killed mid-trial); the others train for real."""
-    from admire.evaluators.ray.pool import train_trial
+    from admire.evaluators.ray.worker import train_trial
 
     if request.trial_index == 0:
         time.sleep(60)
@@ -138,7 +138,7 @@ def embedded_ray(num_cpus: int = 2) -> Iterator[None]:
     """One embedded cluster on 127.0.0.1; ``ray.shutdown`` stops the processes it started."""
     import ray
 
-    from admire.evaluators.ray.pool import connect, disconnect
+    from admire.evaluators.ray.connect import connect, disconnect
 
     temp = short_tempdir()
     connection = connect(num_cpus=num_cpus, temp_dir=temp)

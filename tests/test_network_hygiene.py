@@ -49,7 +49,7 @@ def _bound(proc: psutil.Process) -> list[tuple[str, int, str]]:
 def test_embedded_cluster_listens_on_loopback_only_and_stops(monkeypatch):
     import ray
 
-    from admire.evaluators.ray.pool import connect, disconnect
+    from admire.evaluators.ray.connect import connect, disconnect
 
     assert not ray.is_initialized(), "another test left Ray running"
     monkeypatch.delenv(SWITCH, raising=False)  # connect() must set the switch itself

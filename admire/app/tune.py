@@ -27,17 +27,10 @@ from admire.app.proxy_settings import ProxySettings
 from admire.app.study_plots import write_plots, write_recommendation
 from admire.app.view import TuneView, recommendation_text
 from admire.errors import ConfigError, ValidationError
-from admire.evaluators.ray.pool import (
-    CorporaSource,
-    RayProxyPool,
-    StartHook,
-    TrialOutcome,
-    TrialRequest,
-    WorkFn,
-    connect,
-    disconnect,
-    train_trial,
-)
+from admire.evaluators.base import Outcome
+from admire.evaluators.ray.connect import connect, disconnect
+from admire.evaluators.ray.pool import RayProxyPool, StartHook
+from admire.evaluators.ray.worker import CorporaSource, TrialRequest, WorkFn, train_trial
 from admire.proxy.corpora import Corpora, build_corpora
 from admire.proxy.sampler import weight_upper_bounds
 from admire.proxy.train import ProxySpec
@@ -217,7 +210,7 @@ class LiveLoop:
 
     # --- recording -----------------------------------------------------------------------------
 
-    def _record(self, outcome: TrialOutcome) -> None:
+    def _record(self, outcome: Outcome) -> None:
         index = outcome.trial_index
         reason = outcome.error
         if outcome.ok:

@@ -178,7 +178,8 @@ def test_live_view_renders_flights_rungs_and_recommendation(tmp_path, cache):
     from rich.console import Console
 
     from admire.app.view import TuneView
-    from admire.evaluators.ray.pool import InFlight, TrialRequest
+    from admire.evaluators.ray.pool import InFlight
+    from admire.evaluators.ray.worker import TrialRequest
 
     study = Study(make_config(k=3, initial_trials=2))
     for proposal in study.propose(2):

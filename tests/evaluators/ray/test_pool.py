@@ -10,14 +10,9 @@ import pytest
 from live_helpers import MICRO_LADDER, embedded_ray
 
 from admire.errors import ConfigError
-from admire.evaluators.ray.pool import (
-    CorporaSource,
-    RayProxyPool,
-    Resources,
-    TrialOutcome,
-    TrialRequest,
-    rung_resources,
-)
+from admire.evaluators.base import Outcome
+from admire.evaluators.ray.pool import RayProxyPool
+from admire.evaluators.ray.worker import CorporaSource, Resources, TrialRequest, rung_resources
 from admire.proxy.corpora import CorpusConfig, build_corpora
 from admire.schema.ladder import FidelityLadder, Rung, ladder_from_dict
 
@@ -62,8 +57,8 @@ def micro(tmp_path_factory):
         yield ladder, CorporaSource.of(corpora, domains, corpus)
 
 
-def wait_all(pool: RayProxyPool, n: int, timeout: float = 120.0) -> list[TrialOutcome]:
-    out: list[TrialOutcome] = []
+def wait_all(pool: RayProxyPool, n: int, timeout: float = 120.0) -> list[Outcome]:
+    out: list[Outcome] = []
     deadline = time.monotonic() + timeout
     while len(out) < n and time.monotonic() < deadline:
         out += pool.wait(timeout=0.5)

@@ -1,0 +1,187 @@
+"""What a Ray actor runs: the trial request, the default work (train the rung's proxy), the
+resources a rung reserves, and the actor itself (corpora loaded once, torch threads pinned).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from admire.errors import ConfigError
+from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
+from admire.schema.ladder import Rung
+
+WorkFn = Callable[[Corpora, "TrialRequest", str], tuple[Mapping[str, float], float]]
+
+# --------------------------------------------------------------------------------------------
+# What travels to a worker and back
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorporaSource:
+    """How a worker gets the corpora: the driver's manifest when its cache paths are visible,
+    else a rebuild from the recipe (content-hashed, so every node builds the same streams)."""
+
+    manifest: Mapping[str, Any]
+    domains: Mapping[str, str]
+    corpus: CorpusConfig
+    cache_dir: str | None = None
+
+    @classmethod
+    def of(cls, corpora: Corpora, domains: Mapping[str, str], corpus: CorpusConfig,
+           cache_dir: str | None = None) -> CorporaSource:
+        return cls(corpora.manifest(), dict(domains), corpus, cache_dir)
+
+    def load(self) -> Corpora:
+        paths = [Path(p) for p in self.manifest["domains"].values()]
+        tok = self.manifest["tokenizer"]
+        if tok.get("path"):
+            paths.append(Path(tok["path"]))
+        if all(p.exists() for p in paths):
+            return Corpora.from_manifest(self.manifest)
+        return build_corpora(self.domains, self.corpus, cache_dir=self.cache_dir)
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One trial as a worker sees it."""
+
+    trial_index: int
+    mixture: Mapping[str, float]
+    rung: Rung
+    seed: int = 0
+    objective: Mapping[str, Any] | None = None
+    max_epochs: Mapping[str, float | None] | None = None
+
+
+def train_trial(corpora: Corpora, request: TrialRequest, device: str
+                ) -> tuple[Mapping[str, float], float]:
+    """The default work: train the proxy of ``request.rung`` on the mixture and measure it."""
+    from admire.proxy.train import train_rung
+
+    result = train_rung(corpora, request.mixture, request.rung, seed=request.seed,
+                        objective=request.objective, max_epochs=request.max_epochs,
+                        device=device)
+    return result.metrics(), result.cost
+
+
+def noop_trial(corpora: Corpora, request: TrialRequest, device: str
+               ) -> tuple[Mapping[str, float], float]:
+    """No training at all: what ``bench/tune_default.py`` times to measure dispatch overhead."""
+    return {"objective": 0.0}, 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Resources
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Resources:
+    num_cpus: float
+    num_gpus: float = 0.0
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.num_gpus > 0 else "cpu"
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.num_cpus))
+
+
+def _requested(rung: Rung, key: str) -> float | None:
+    value = rung.spec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or value <= 0:
+        raise ConfigError(f"must be a number > 0, got {value!r}",
+                          where=f"rung {rung.name!r}.{key}")
+    return float(value)
+
+
+def rung_resources(rung: Rung, cluster: Mapping[str, float], max_parallel: int) -> Resources:
+    """What one trial of ``rung`` reserves on ``cluster`` (``ray.cluster_resources()``).
+
+    GPUs only when the cluster has some: the rung's ``num_gpus``, else one GPU per slot (a
+    share when slots outnumber GPUs). CPUs: the rung's ``num_cpus``, else an equal share of the
+    cluster's CPUs per slot, at least one (torch uses that many threads: oversubscribing a core
+    makes CPU training many times slower).
+    """
+    cpus_total = float(cluster.get("CPU", 1.0))
+    gpus_total = float(cluster.get("GPU", 0.0))
+    want_cpus, want_gpus = _requested(rung, "num_cpus"), _requested(rung, "num_gpus")
+    gpus = 0.0
+    if gpus_total > 0:
+        gpus = want_gpus if want_gpus is not None else min(1.0, gpus_total / max_parallel)
+        if gpus > gpus_total:
+            raise ConfigError(f"asks for {gpus:g} GPUs per trial; the cluster has "
+                              f"{gpus_total:g}", where=f"rung {rung.name!r}.num_gpus")
+    cpus = want_cpus if want_cpus is not None else max(1.0, math.floor(cpus_total
+                                                                        / max_parallel))
+    if cpus > cpus_total:
+        raise ConfigError(f"asks for {cpus:g} CPUs per trial; the cluster has {cpus_total:g}",
+                          where=f"rung {rung.name!r}.num_cpus")
+    return Resources(cpus, gpus)
+
+
+# --------------------------------------------------------------------------------------------
+# The actor
+# --------------------------------------------------------------------------------------------
+
+
+class ProxyWorker:
+    """Lives in its own process: corpora loaded once, torch threads pinned, one trial at a time.
+
+    ``run`` never raises for a trial's own error: it returns the reason, so only a dead process
+    shows up as a Ray error in the driver.
+    """
+
+    def __init__(self, source: CorporaSource, resources: Resources, work: WorkFn) -> None:
+        import torch
+
+        torch.set_num_threads(resources.threads)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.corpora = source.load()
+        # Import the model stack now: otherwise the first trial's cost (wall seconds, which the
+        # study's cost model learns from) includes seconds of imports.
+        from transformers import AutoModelForCausalLM, LlamaConfig  # noqa: F401
+
+        import admire.proxy.train  # noqa: F401
+        self.device = resources.device
+        self.work = work
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _release_gpu_memory(self) -> None:
+        if self.device == "cuda":
+            import gc
+
+            import torch
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
+    def run(self, request: TrialRequest) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        try:
+            metrics, cost = self.work(self.corpora, request, self.device)
+        except Exception as exc:  # noqa: BLE001 - any trial error fails only that trial
+            self._release_gpu_memory()  # after CUDA OOM the next trial needs a clean cache
+            return {"error": short_error(exc), "cost": time.perf_counter() - t0}
+        return {"metrics": {k: float(v) for k, v in metrics.items()}, "cost": float(cost)}
+
+
+def short_error(exc: BaseException) -> str:
+    """``Type: first line of the message``: what a failed trial records as its reason."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
