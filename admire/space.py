@@ -22,6 +22,18 @@ from admire.schema.ladder import FidelityLadder
 
 FIDELITY_PARAM = "fidelity"
 SUM_TOL = 1e-9
+KEY_DECIMALS = 6  # weights equal to 6 decimals are the same mixture (across rungs, trials)
+
+
+def mixture_keys_array(weights: np.ndarray) -> np.ndarray:
+    """Weights rounded to :data:`KEY_DECIMALS` (-0.0 made 0.0): rows equal here are the same
+    mixture. The one rule for matching mixtures, in arrays and in runs tables."""
+    return np.round(np.atleast_2d(np.asarray(weights, dtype=float)), KEY_DECIMALS) + 0.0
+
+
+def mixture_key(weights: np.ndarray) -> tuple[float, ...]:
+    """A hashable key of one mixture (see :func:`mixture_keys_array`)."""
+    return tuple(mixture_keys_array(weights)[0].tolist())
 
 
 def weight_param(i: int) -> str:
@@ -56,11 +68,6 @@ class MixtureSpace:
         if sum(self.upper) < 1.0 - SUM_TOL:
             raise ConfigError(f"upper bounds sum to {sum(self.upper):.6g} < 1: no mixture fits",
                               where="domains")
-
-    @classmethod
-    def unbounded(cls, domains: Sequence[str]) -> MixtureSpace:
-        k = len(domains)
-        return cls(tuple(domains), (0.0,) * k, (1.0,) * k)
 
     @property
     def k(self) -> int:

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from admire.bo.acquisition import knowledge_gradient, recommend
+from admire.bo.acquisition import best_predicted, knowledge_gradient
+from admire.bo.candidates import CONTINUOUS_SOBOL, LOCAL_CANDIDATES, OBSERVED_CANDIDATES
 from admire.bo.surrogate import MixtureSurrogate, TrainingData
 from admire.space import MixtureSpace
-from admire.study.ax_bridge import CONTINUOUS_CANDIDATES, LOCAL_CANDIDATES, OBSERVED_CANDIDATES
 
 K, RUNGS = 19, (0.18, 0.48, 1.0)
 OUT = Path(__file__).parent / "results"
@@ -47,13 +47,13 @@ def one_step(surrogate: MixtureSurrogate, data: TrainingData, mode: str, space: 
         mean, _ = surrogate.predict(data.weights, 2)
         best_seen = data.weights[np.argsort(-mean)[:OBSERVED_CANDIDATES]]
         mixtures = np.concatenate([
-            best_seen, space.sobol(CONTINUOUS_CANDIDATES, seed=int(rng.integers(1 << 30))),
+            best_seen, space.sobol(CONTINUOUS_SOBOL, seed=int(rng.integers(1 << 30))),
             space.dirichlet(LOCAL_CANDIDATES, rng, alpha=5.0)])
         cand_w = np.repeat(mixtures, 3, axis=0)
         cand_r = np.tile(np.arange(3), len(mixtures))
         targets = mixtures
     knowledge_gradient(surrogate, cand_w, cand_r, targets, 2)
-    recommend(surrogate, targets, 2)
+    best_predicted(surrogate, targets, 2)
     return time.perf_counter() - start
 
 
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    space = MixtureSpace.unbounded([f"d{i}" for i in range(K)])
+    space = MixtureSpace(tuple(f"d{i}" for i in range(K)), (0.0,) * K, (1.0,) * K)
     results = []
     for mode in ("pool", "continuous"):
         for n in (50, 200, 500):

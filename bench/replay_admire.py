@@ -1,4 +1,4 @@
-"""Replay of ADMIRE IFT Runs: admire's mfbo against sfbo, random and regmix on the same seeds.
+"""Replay of ADMIRE IFT Runs: admire's default policy against sfbo, random and regmix, same seeds.
 
 Writes bench/results/replay_admire.json (the replay summary plus medians per method),
 bench/results/replay_admire.md and bench/results/replay_admire.png.
@@ -12,9 +12,10 @@ import json
 import time
 from pathlib import Path
 
-from admire import replay
 from admire.app import replay_plots as report
-from admire.bo.policies import baselines
+from admire.bo.policies.registry import split_specs
+from admire.replay import runner as replay
+from admire.replay.summary import cost_to_best, regret_at, summary_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).parent / "results"
@@ -33,14 +34,14 @@ def main() -> None:
 
     def progress(result: replay.SeedResult) -> None:
         print(f"[{time.time() - start:7.0f}s] {result.method} seed {result.seed}: "
-              f"cost_to_best {replay.cost_to_best(result.curve)}, "
-              f"regret@3 {replay.regret_at(result.curve, 3)}, picks {result.picks_per_rung}",
+              f"cost_to_best {cost_to_best(result.curve)}, "
+              f"regret@3 {regret_at(result.curve, 3)}, picks {result.picks_per_rung}",
               flush=True)
 
-    methods = baselines.split_methods(args.methods)
+    methods = split_specs(args.methods)
     summary = replay.replay(TABLE, "avg_id+ood", methods, range(args.seeds), args.budget,
                             workers=args.workers, on_result=progress)
-    summary["medians"] = replay.summary_rows(summary)
+    summary["medians"] = summary_rows(summary)
     summary["wall_seconds"] = round(time.time() - start, 1)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.name}.json").write_text(json.dumps(summary, indent=1))

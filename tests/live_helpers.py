@@ -84,7 +84,8 @@ name = "scripture"
 name = "code"
 max_epochs = {code_max_epochs}
 
-[strategy]
+[policy]
+name = "kg"
 initial_trials = 2
 
 [proxy]

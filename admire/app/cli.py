@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from admire.errors import AdmireError
+from admire.errors import AdmireError, ValidationError
 
 app = typer.Typer(help="Multi-fidelity Bayesian optimisation of training-data mixtures.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -142,25 +142,31 @@ def replay_command(
     objective: Annotated[str, typer.Option(help="Metric to optimise (with or without m:).")],
     minimize: Annotated[bool, typer.Option(help="Lower is better.")] = False,
     methods: Annotated[str, typer.Option(
-        help="Comma-separated methods; mfbo takes options: mfbo:kernel=linear,caution=1.")] = (
-        "mfbo,sfbo,random,regmix"),
-    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1, the same for every method.")] = 10,
+        help="Comma-separated policies with options: mfbo (admire's default), "
+             "kg:kernel=linear,caution=1, sfbo, random, regmix.")] = "mfbo,sfbo,random,regmix",
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1, the same for every policy.")] = 10,
     budget: Annotated[float, typer.Option(help="Budget in target-rung runs.")] = 20.0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/replay"),
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
 ) -> None:
-    """Replay methods on a runs table; write summary.json and regret_vs_cost.png."""
+    """Replay policies on a runs table; write summary.json and regret_vs_cost.png."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from admire import replay
     from admire.app import replay_plots as report
-    from admire.bo.policies import baselines
+    from admire.bo.policies.registry import parse_policy, split_specs
+    from admire.io import atomic_write_text
+    from admire.replay import runner as replay
+    from admire.replay.summary import summary_rows
     from admire.schema import runs
 
+    if seeds < 1:
+        raise ValidationError(f"must be >= 1, got {seeds}", where="--seeds")
+    if not budget > 0:
+        raise ValidationError(f"must be > 0, got {budget}", where="--budget")
+    method_list = split_specs(methods)
+    for spec in method_list:
+        parse_policy(spec)  # an unknown policy or option fails before any work
     runs.read_runs(table)  # a bad table fails here, with its row and column
-    method_list = baselines.split_methods(methods)
-    if seeds < 1 or budget <= 0:
-        raise typer.BadParameter("--seeds >= 1 and --budget > 0")
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("replay", total=len(method_list) * seeds)
@@ -175,10 +181,10 @@ def replay_command(
                                 minimize=minimize, workers=workers or None, on_result=done)
     path = replay.write_summary(summary, out)
     plot = report.plot_regret_vs_cost(summary, out / "regret_vs_cost.png")
-    (out / "summary.md").write_text(report.markdown_table(summary), encoding="utf-8")
+    atomic_write_text(out / "summary.md", report.markdown_table(summary))
     grid = Table(title=f"{summary['objective']} ({summary['direction']}), best "
                        f"{summary['best_value']:.6g}, budget {budget:g} target runs")
-    rows = replay.summary_rows(summary)
+    rows = summary_rows(summary)
     for header in rows[0]:
         grid.add_column(header)
     for row in rows:
@@ -250,7 +256,8 @@ def recommend_command(
     for domain, weight in sorted(rec.mixture.items(), key=lambda kv: -kv[1]):
         grid.add_row(domain, f"{weight:.4f}")
     console.print(grid)
-    console.print(f"predicted {study.metric}: {rec.predicted:.5g} (90% interval "
-                  f"[{rec.lower90:.5g}, {rec.upper90:.5g}]), from {rec.n_observations} "
-                  f"completed trials; spent {study.spent():.2f} target-rung runs",
-                  highlight=False)
+    interval = ("" if rec.lower90 is None else
+                f" (90% interval for the mean [{rec.lower90:.5g}, {rec.upper90:.5g}])")
+    console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
+                  f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
+                  "target-rung runs", highlight=False)

@@ -48,7 +48,7 @@ class ProxySettings:
         if unknown:
             raise ConfigError(f"unknown fields {unknown}; allowed: {list(PROXY_FIELDS)}",
                               where=where)
-        seed = table.get("seed", config.strategy.seed)
+        seed = table.get("seed", config.seed)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"must be an integer >= 0, got {seed!r}", where=f"{where}.seed")
         cache_dir = table.get("cache_dir")

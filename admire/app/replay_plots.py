@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from admire.replay import summary_rows  # noqa: E402
+from admire.replay.summary import summary_rows  # noqa: E402
 
 REGRET_FLOOR = 1e-5
 

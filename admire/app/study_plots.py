@@ -7,8 +7,6 @@ strategy bought, in order); and the recommended mixture with its predicted value
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from ax.core.trial_status import TrialStatus  # noqa: E402
 
+from admire.app.view import interval_text  # noqa: E402
+from admire.bo.policies.base import Recommendation  # noqa: E402
+from admire.io import atomic_write, atomic_write_json  # noqa: E402
 from admire.schema import runs  # noqa: E402
-from admire.study import Study, StudyRecommendation  # noqa: E402
+from admire.study import Study  # noqa: E402
 
 PLOTS = ("objective_vs_cost.png", "fidelity_schedule.png", "recommended_mixture.png")
 
@@ -38,7 +39,7 @@ def failures(study: Study) -> list[dict[str, Any]]:
     return out
 
 
-def write_recommendation(study: Study, rec: StudyRecommendation | None, out: Path,
+def write_recommendation(study: Study, rec: Recommendation | None, out: Path,
                          extra: Mapping[str, Any]) -> Path:
     """``recommendation.json``: the recommendation, what it cost, and every failure."""
     table = study.runs
@@ -50,20 +51,10 @@ def write_recommendation(study: Study, rec: StudyRecommendation | None, out: Pat
     payload = {"study": study.config.name,
                "objective": {"metric": study.metric, "minimize": study.config.objective.minimize},
                "recommendation": None if rec is None else rec.to_dict(),
-               "spent_target_runs": study.spent(), "cost_unit_s": _safe_unit(study),
+               "spent_target_runs": study.spent(), "cost_unit": study.budget.unit,
+               "budget": study.budget.to_dict(), "policy": study.config.policy.to_dict(),
                "trials_per_rung": per_rung, "failures": failures(study), **dict(extra)}
-    path = out / "recommendation.json"
-    tmp = out / ".recommendation.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _safe_unit(study: Study) -> float | None:
-    try:
-        return study.cost_unit()
-    except Exception:  # noqa: BLE001 - no data yet
-        return None
+    return atomic_write_json(out / "recommendation.json", payload, indent=2)
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +63,7 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 def plot_objective_vs_cost(study: Study, path: Path) -> Path:
     table = _ordered(study.runs)
-    unit = _safe_unit(study) or 1.0
+    unit = study.budget.unit
     cumulative = table[runs.COST].cumsum() / unit
     column = runs.METRIC_PREFIX + study.metric
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -114,7 +105,7 @@ def plot_fidelity_schedule(study: Study, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_mixture(rec: StudyRecommendation | None, path: Path) -> Path:
+def plot_mixture(rec: Recommendation | None, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     if rec is None:
         ax.text(0.5, 0.5, "no completed trials: no recommendation", ha="center")
@@ -125,21 +116,19 @@ def plot_mixture(rec: StudyRecommendation | None, path: Path) -> Path:
         ax.set_ylabel("weight")
         ax.set_ylim(0, 1)
         ax.set_title(f"recommended mixture at {rec.rung}: predicted {rec.predicted:.4g} "
-                     f"[{rec.lower90:.4g}, {rec.upper90:.4g}] (90%)")
+                     f"{interval_text(rec)} (90% for the mean)")
         ax.tick_params(axis="x", rotation=30)
     return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
-def write_plots(study: Study, rec: StudyRecommendation | None, out: Path) -> list[Path]:
+def write_plots(study: Study, rec: Recommendation | None, out: Path) -> list[Path]:
     if not len(study.runs):
         return [plot_mixture(None, out / PLOTS[2])]
     return [plot_objective_vs_cost(study, out / PLOTS[0]),

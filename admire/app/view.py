@@ -15,9 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from admire.bo.policies.base import Recommendation
 from admire.evaluators.ray.pool import InFlight
 from admire.schema import runs
-from admire.study import Study, StudyRecommendation
+from admire.study import Study
 
 
 def mixture_text(mixture: dict[str, float], top: int = 4) -> str:
@@ -26,21 +27,24 @@ def mixture_text(mixture: dict[str, float], top: int = 4) -> str:
     return shown + (", ..." if len(ranked) > top else "")
 
 
-def recommendation_text(rec: StudyRecommendation | None) -> str:
+def interval_text(rec: Recommendation) -> str:
+    if rec.lower90 is None or rec.upper90 is None:
+        return ""
+    return f" [{rec.lower90:.4g}, {rec.upper90:.4g}]"
+
+
+def recommendation_text(rec: Recommendation | None) -> str:
     if rec is None:
         return "no recommendation yet"
-    return (f"{mixture_text(rec.mixture)}  predicted {rec.predicted:.4g} "
-            f"[{rec.lower90:.4g}, {rec.upper90:.4g}] at {rec.rung} "
-            f"({rec.n_observations} observations)")
+    return (f"{mixture_text(rec.mixture)}  predicted {rec.predicted:.4g}{interval_text(rec)} "
+            f"at {rec.rung} ({rec.n_observations} observations)")
 
 
 class TuneView:
     """Render the study's state; ``update`` redraws, ``event`` logs a line above the panel."""
 
-    def __init__(self, console: Console, study: Study, budget: float | None,
-                 max_trials: int | None) -> None:
+    def __init__(self, console: Console, study: Study) -> None:
         self.console, self.study = console, study
-        self.budget, self.max_trials = budget, max_trials
         self.t0 = time.monotonic()
         self._live: Live | None = None
 
@@ -61,19 +65,19 @@ class TuneView:
         (self._live.console if self._live is not None else self.console).print(
             line, highlight=False, markup=False)
 
-    def update(self, flights: Sequence[InFlight], rec: StudyRecommendation | None) -> None:
+    def update(self, flights: Sequence[InFlight], rec: Recommendation | None) -> None:
         if self._live is not None:
             self._live.update(self.render(flights, rec))
 
     def header(self) -> str:
-        spent = self.study.spent()
-        budget = f" / {self.budget:g}" if self.budget is not None else ""
+        spent, limits = self.study.spent(), self.study.budget
+        budget = f" / {limits.total:g}" if limits.total is not None else ""
         trials = len(self.study.experiment.trials)
-        cap = f" / {self.max_trials}" if self.max_trials is not None else ""
+        cap = f" / {limits.max_trials}" if limits.max_trials is not None else ""
         return (f"{self.study.config.name}: spent {spent:.2f}{budget} target runs, "
                 f"trials {trials}{cap}, {time.monotonic() - self.t0:.0f}s")
 
-    def render(self, flights: Sequence[InFlight], rec: StudyRecommendation | None) -> Group:
+    def render(self, flights: Sequence[InFlight], rec: Recommendation | None) -> Group:
         running = Table("trial", "rung", "attempt", "running", title="in flight",
                         title_justify="left")
         now = time.monotonic()

@@ -10,43 +10,25 @@ For one new observation y(x) the posterior mean at target points t moves along o
 direction: mu'(t) = mu(t) + s_t(x) Z with s_t(x) = Cov(f(t), f(x)) / sd(y(x)) and Z ~ N(0, 1), so
 KG(x) = E[max_t mu(t) + s_t(x) Z] - max_t mu(t), computed by Gauss-Hermite quadrature.
 
-BoTorch's ``qMultiFidelityMaxValueEntropy`` (with an inverse-cost utility and projection to the
-target) is available as ``mes``.
+(BoTorch's qMultiFidelityMaxValueEntropy was tried and dropped: it refuses the multi-output ICM
+model, and on the multi-fidelity GP with an inverse-cost utility it bought the cheapest rung in 64
+of 65 picks on ADMIRE IFT Runs.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
-from botorch.acquisition.cost_aware import InverseCostWeightedUtility
-from botorch.acquisition.max_value_entropy_search import qMultiFidelityMaxValueEntropy
-from botorch.models.deterministic import DeterministicModel
 
 from admire.bo.surrogate import DTYPE, MixtureSurrogate
 
 HERMITE_NODES = 48
-Z90 = 1.6448536269514722
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    """Best predicted mixture at the target rung, with its predicted value and 90% interval.
-
-    Values are in the objective's own direction (already un-flipped for minimisation).
-    """
-
-    index: int
-    weights: np.ndarray
-    mean: float
-    lower90: float
-    upper90: float
-
-
-def recommend(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: int,
-              minimize: bool = False, caution: float = 0.0) -> Recommendation:
-    """Best target-rung prediction over ``candidates``.
+def best_predicted(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: int,
+                   caution: float = 0.0) -> tuple[int, float, float]:
+    """(index, posterior mean, posterior sd) of the best target-rung prediction over
+    ``candidates``, values oriented for maximisation.
 
     ``caution = 0`` is the argmax of the posterior mean; ``caution = z > 0`` maximises the
     lower bound mean - z * sd instead, which prefers mixtures the data supports over ones whose
@@ -54,10 +36,7 @@ def recommend(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: 
     """
     mean, var = surrogate.predict(candidates, target_rung)
     i = int(np.argmax(mean - caution * np.sqrt(var)))
-    sd = float(np.sqrt(var[i]))
-    sign = -1.0 if minimize else 1.0
-    lo, hi = sorted((sign * (mean[i] - Z90 * sd), sign * (mean[i] + Z90 * sd)))
-    return Recommendation(i, np.asarray(candidates[i]), sign * float(mean[i]), lo, hi)
+    return i, float(mean[i]), float(np.sqrt(var[i]))
 
 
 def _expected_max_of_lines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -104,39 +83,3 @@ def knowledge_gradient(surrogate: MixtureSurrogate, cand_weights: np.ndarray,
             s = torch.cat([s, torch.where(own, var_f / sd_y, 0.0).unsqueeze(-1)], dim=1)
         out[sl] = (_expected_max_of_lines(mu_t, s) - best_now).clamp_min(0).numpy()
     return out
-
-
-class _RungCost(DeterministicModel):
-    """Cost of an input row by its rung (the last input column holds the rung index)."""
-
-    def __init__(self, costs: np.ndarray) -> None:
-        super().__init__()
-        self.register_buffer("costs", torch.as_tensor(costs, dtype=DTYPE))
-        self._num_outputs = 1
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.costs[X[..., -1].round().long()].unsqueeze(-1)
-
-
-def max_value_entropy(surrogate: MixtureSurrogate, cand_weights: np.ndarray,
-                      cand_rung: np.ndarray, target_weights: np.ndarray, target_rung: int,
-                      rung_costs: np.ndarray, seed: int) -> np.ndarray:
-    """BoTorch's MF-MES per unit cost, with the max-value set drawn from the target mixtures
-    (Ax's default draws from the box and ignores the simplex)."""
-    if surrogate.kind != "icm":
-        raise ValueError("mes is wired for the icm surrogate (rung index as the last input)")
-    torch.manual_seed(seed)
-    target_X = surrogate._X(target_weights, target_rung)
-
-    def project(X: torch.Tensor) -> torch.Tensor:
-        X = X.clone()
-        X[..., -1] = float(target_rung)
-        return X
-
-    acqf = qMultiFidelityMaxValueEntropy(
-        surrogate.model, candidate_set=target_X, num_fantasies=16,
-        cost_aware_utility=InverseCostWeightedUtility(cost_model=_RungCost(rung_costs)),
-        project=project)
-    X = surrogate._X(cand_weights, cand_rung).unsqueeze(1)
-    with torch.no_grad():
-        return torch.cat([acqf(X[i:i + 256]) for i in range(0, len(X), 256)]).numpy()

@@ -29,9 +29,8 @@ from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from admire.schema.config import KERNELS
-
 DTYPE = torch.float64
+KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 
 

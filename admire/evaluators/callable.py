@@ -1,7 +1,8 @@
 """A plain Python function as an evaluator: for notebooks, users' own training code and tests.
 
-The function gets (mixture dict, rung) and returns (metrics dict, cost). Evaluations may run in
-parallel threads; only the driver thread touches the Study, so completions never race.
+The function gets (mixture dict, rung name) and returns (metrics dict, cost). Calls run in
+threads, up to ``max_parallel`` at once; only the loop's thread touches the Study, so
+completions never race. A call that raises fails its trial with the error as the reason.
 """
 
 from __future__ import annotations
@@ -9,59 +10,50 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from admire.errors import ValidationError
-from admire.study import Proposal, Study
-from admire.study.ax_bridge import PoolExhausted
+from admire.evaluators.base import Outcome, Proposal
 
 EvalFn = Callable[[Mapping[str, float], str], tuple[Mapping[str, float], float]]
 
 
-def record_result(study: Study, proposal: Proposal, future: Future) -> None:
-    """Complete or fail a trial from its finished evaluation.
+class CallableEvaluator:
+    """Runs ``fn(mixture, rung)`` in a thread pool."""
 
-    A function that raised fails its trial with the error as the reason; a NaN/inf metric is
-    refused by ``Study.complete`` and the trial is failed likewise. The study goes on.
-    """
-    try:
-        metrics, cost = future.result()
-    except Exception as exc:  # noqa: BLE001 - any user error fails only its trial
-        study.fail(proposal.trial_index, f"{type(exc).__name__}: {exc}")
-        return
-    try:
-        study.complete(proposal.trial_index, metrics, cost)
-    except ValidationError as exc:
-        study.fail(proposal.trial_index, str(exc))
+    def __init__(self, fn: EvalFn, max_parallel: int = 1) -> None:
+        self.fn = fn
+        self.max_parallel = max_parallel
+        self._pool = ThreadPoolExecutor(max_workers=max_parallel)
+        self._running: dict[Future, Proposal] = {}
 
+    @property
+    def free(self) -> int:
+        return self.max_parallel - len(self._running)
 
-def run_study(study: Study, evaluate: EvalFn, *, max_trials: int | None = None,
-              budget: float | None = None, batch: int = 1, max_parallel: int = 1) -> Study:
-    """Propose, evaluate, complete until ``max_trials`` trials or ``budget`` (target-run units).
+    def submit(self, proposal: Proposal) -> None:
+        self._running[self._pool.submit(self.fn, proposal.mixture, proposal.rung)] = proposal
 
-    Up to ``max_parallel`` evaluations run at once (threads); new proposals see the running
-    ones as pending. ``batch`` > 1 proposes several trials at a time.
-    """
-    launched = 0
-    running: dict[Future, Proposal] = {}
+    def poll(self, timeout: float | None) -> list[Outcome]:
+        if not self._running:
+            return []
+        finished, _ = wait(self._running, timeout=timeout, return_when=FIRST_COMPLETED)
+        return [self._outcome(self._running.pop(f), f) for f in finished]
 
-    def more_allowed() -> bool:
-        return ((max_trials is None or launched < max_trials)
-                and (budget is None or study.spent() < budget))
+    @staticmethod
+    def _outcome(proposal: Proposal, future: Future) -> Outcome:
+        try:
+            metrics, cost = future.result()
+        except Exception as exc:  # noqa: BLE001 - any user error fails only its trial
+            return Outcome(proposal.trial_index, None, 0.0, f"{type(exc).__name__}: {exc}")
+        return Outcome(proposal.trial_index, metrics, float(cost))
 
-    with ThreadPoolExecutor(max_workers=max(max_parallel, batch)) as pool:
-        while True:
-            while more_allowed() and len(running) < max(max_parallel, batch):
-                room = max(max_parallel, batch) - len(running)
-                want = min(batch, room, (max_trials - launched) if max_trials else room)
-                try:
-                    proposals = study.propose(want)
-                except PoolExhausted:
-                    max_trials = launched
-                    break
-                for proposal in proposals:
-                    running[pool.submit(evaluate, proposal.mixture, proposal.rung)] = proposal
-                    launched += 1
-            if not running:
-                return study
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                record_result(study, running.pop(future), future)
+    def expected_cost(self, proposal: Proposal) -> float | None:
+        return None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> CallableEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

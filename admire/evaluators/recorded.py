@@ -1,7 +1,8 @@
 """Recorded runs as an evaluator: running a candidate returns its recorded metrics and cost.
 
 This is what makes replay the same loop as live tuning: a runs table becomes a candidate pool
-(one candidate per completed row) and a ladder (rungs ordered by fidelity, costs from the data).
+(one candidate per completed row) and a ladder (rungs ordered by fidelity, each rung's cost
+estimate its mean recorded cost, so the study's cost unit is the mean target-run cost).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from admire.bo.candidates import CandidatePool
 from admire.errors import ValidationError
+from admire.evaluators.base import Outcome, Proposal
 from admire.schema import runs
-from admire.schema.config import DomainConfig, ObjectiveConfig, StrategyConfig, StudyConfig
 from admire.schema.ladder import FidelityLadder, Rung
-from admire.study import Study
-from admire.study.ax_bridge import CandidatePool
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RecordedRuns:
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, objective: str, minimize: bool = False,
-                   study: str = "replay") -> RecordedRuns:
+                   name: str = "replay") -> RecordedRuns:
         column = runs.resolve_metric(objective, table)
         done = table[table[runs.STATUS] == runs.COMPLETED].reset_index(drop=True)
         if done.empty:
@@ -39,10 +39,10 @@ class RecordedRuns:
         by_rung = done.groupby(runs.RUNG, sort=False).agg(fidelity=(runs.FIDELITY, "first"),
                                                           cost=(runs.COST, "mean"))
         by_rung = by_rung.sort_values("fidelity")
-        ladder = FidelityLadder(tuple(Rung(str(name), float(row.fidelity),
+        ladder = FidelityLadder(tuple(Rung(str(rung), float(row.fidelity),
                                            max(float(row.cost), 1e-12))
-                                      for name, row in by_rung.iterrows()), name=study)
-        rung_index = {name: i for i, name in enumerate(ladder.names)}
+                                      for rung, row in by_rung.iterrows()), name=name)
+        rung_index = {rung: i for i, rung in enumerate(ladder.names)}
         pool = CandidatePool(done[runs.weight_columns(done)].to_numpy(dtype=float),
                              done[runs.RUNG].map(rung_index).to_numpy(dtype=int),
                              tuple(done[runs.RUN_ID].astype(str)))
@@ -53,27 +53,9 @@ class RecordedRuns:
         return runs.domains(self.table)
 
     @property
-    def target_rung(self) -> int:
-        return len(self.ladder.rungs) - 1
-
-    def study_config(self, *, name: str = "replay", seed: int = 0,
-                     strategy: StrategyConfig | None = None,
-                     budget: float | None = None) -> StudyConfig:
-        """A pool-mode study config over this table's domains, objective and ladder."""
-        return StudyConfig(
-            name=name, domains=tuple(DomainConfig(d) for d in self.domains),
-            objective=ObjectiveConfig(self.objective[len(runs.METRIC_PREFIX):], self.minimize),
-            ladder=self.ladder, strategy=strategy or StrategyConfig(initial_trials=1, seed=seed),
-            mode="pool", max_trials=len(self.pool), budget=budget)
-
-    def study(self, *, name: str = "replay", seed: int = 0,
-              strategy: StrategyConfig | None = None, budget: float | None = None) -> Study:
-        """A fresh pool-mode Study whose candidates are this table's rows."""
-        return Study(self.study_config(name=name, seed=seed, strategy=strategy, budget=budget),
-                     pool=self.pool)
-
-    def row_of(self, candidate_id: str) -> int:
-        return self.table.index[self.table[runs.RUN_ID] == candidate_id][0]
+    def metric(self) -> str:
+        """The objective's name without the column prefix."""
+        return self.objective[len(runs.METRIC_PREFIX):]
 
     def evaluate(self, row: int) -> tuple[dict[str, float], float]:
         """Metrics (name without prefix -> value) and cost of pool row ``row``."""
@@ -81,9 +63,6 @@ class RecordedRuns:
         metrics = {c[len(runs.METRIC_PREFIX):]: float(record[c])
                    for c in runs.metric_columns(self.table) if pd.notna(record[c])}
         return metrics, float(record[runs.COST])
-
-    def value(self, row: int) -> float:
-        return float(self.table.iloc[row][self.objective])
 
     def target_truth(self) -> tuple[np.ndarray, np.ndarray]:
         """Mixtures with a target-rung row and their true target value (replicates averaged)."""
@@ -97,3 +76,37 @@ class RecordedRuns:
                             for _, g in grouped])
         values = grouped[self.objective].mean().to_numpy(dtype=float)
         return weights, values
+
+
+class RecordedEvaluator:
+    """Evaluates a proposal by looking up its pool row; outcomes are ready at once."""
+
+    def __init__(self, recorded: RecordedRuns, *, metrics: str = "all",
+                 capacity: int = 1) -> None:
+        self.recorded = recorded
+        self.capacity = capacity
+        self.only_objective = metrics == "objective"
+        self._done: list[Outcome] = []
+
+    @property
+    def free(self) -> int:
+        return self.capacity - len(self._done)
+
+    def _row(self, proposal: Proposal) -> int:
+        if proposal.candidate_id is None:
+            raise ValidationError("recorded runs can only evaluate pool candidates",
+                                  where=f"trial {proposal.trial_index}")
+        return self.recorded.pool.row_of(proposal.candidate_id)
+
+    def submit(self, proposal: Proposal) -> None:
+        metrics, cost = self.recorded.evaluate(self._row(proposal))
+        if self.only_objective:
+            metrics = {self.recorded.metric: metrics[self.recorded.metric]}
+        self._done.append(Outcome(proposal.trial_index, metrics, cost))
+
+    def poll(self, timeout: float | None) -> list[Outcome]:
+        done, self._done = self._done, []
+        return done
+
+    def expected_cost(self, proposal: Proposal) -> float | None:
+        return float(self.recorded.table.iloc[self._row(proposal)][runs.COST])

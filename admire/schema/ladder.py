@@ -1,18 +1,21 @@
 """Fidelity ladders: ordered rungs (cheapest first, target last) with a numeric fidelity and cost.
 
 A ladder is data (``fidelities/*.toml``). The Study needs each rung's name, numeric fidelity and
-cost estimate; a proxy trainer additionally reads the rung's ``model`` and ``train`` tables, which
-are kept verbatim in :attr:`Rung.spec`.
+cost estimate; whoever trains a rung reads the rest of its table (a proxy's ``model`` and
+``train`` tables, resources), kept verbatim in :attr:`Rung.spec` and validated by that trainer.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 
 from admire.errors import ConfigError
 
@@ -42,12 +45,11 @@ class FidelityLadder:
         if dupes:
             raise ConfigError(f"duplicate rung names {dupes}", where=self.name)
         for i, rung in enumerate(self.rungs):
-            where = f"{self.name}: rung[{i}] {rung.name!r}"
             for attr in ("fidelity", "cost_estimate"):
                 value = getattr(rung, attr)
                 if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                    raise ConfigError(f"{attr} must be a positive finite number, got {value!r}",
-                                      where=where)
+                    raise ConfigError(f"must be a positive finite number, got {value!r}",
+                                      where=f"{self.name}: rung[{i}].{attr}")
         fids = [r.fidelity for r in self.rungs]
         if any(b <= a for a, b in zip(fids, fids[1:], strict=False)):
             raise ConfigError(f"fidelity values must increase along the ladder, got {fids}",
@@ -78,58 +80,64 @@ class FidelityLadder:
         raise ConfigError(f"no rung has fidelity {fidelity}; rungs: "
                           f"{[(r.name, r.fidelity) for r in self.rungs]}", where=self.name)
 
-    @classmethod
-    def from_costs(cls, names: Sequence[str], costs: Sequence[float],
-                   name: str = "ladder") -> FidelityLadder:
-        """Ladder whose numeric fidelity is cost relative to the target rung (target = 1)."""
-        target_cost = float(costs[-1])
-        rungs = tuple(Rung(n, float(c) / target_cost, float(c)) for n, c in zip(names, costs,
-                                                                              strict=True))
-        return cls(rungs=rungs, name=name)
+
+class RungTable(BaseModel):
+    """A ``[[rung]]`` table: the fields the Study reads; the rest is the trainer's spec."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True, allow_inf_nan=False)
+    name: str
+    cost_estimate: float = Field(gt=0)
+    fidelity: float | None = Field(None, gt=0)
 
 
 def ladder_from_dict(data: Mapping[str, Any], *, where: str) -> FidelityLadder:
     """Build a ladder from parsed TOML: ``name`` and a ``[[rung]]`` array of tables.
 
-    Each rung needs ``name`` and ``cost_estimate``; ``fidelity`` defaults to cost relative to the
-    target rung (so the fidelity is proportional to compute, as Ax's cost model assumes).
+    ``fidelity`` defaults to cost relative to the target rung (proportional to compute, as a
+    multi-fidelity cost model assumes).
     """
     raw = data.get("rung")
     if not isinstance(raw, list) or not raw:
-        raise ConfigError("expected a non-empty [[rung]] array", where=where)
-    costs: list[float] = []
+        raise ConfigError("expected a non-empty [[rung]] array", where=f"{where}.rung")
+    unknown = sorted(set(data) - {"name", "rung"})
+    if unknown:
+        raise ConfigError(f"unknown fields {unknown}; allowed: ['name', 'rung']", where=where)
+    tables = []
     for i, item in enumerate(raw):
+        place = f"{where}.rung[{i}]"
         if not isinstance(item, Mapping):
-            raise ConfigError("each [[rung]] must be a table", where=f"{where}: rung[{i}]")
-        for key in ("name", "cost_estimate"):
-            if key not in item:
-                raise ConfigError(f"missing field {key!r}", where=f"{where}: rung[{i}]")
-        cost = item["cost_estimate"]
-        if (not isinstance(cost, int | float) or isinstance(cost, bool) or not math.isfinite(cost)
-                or cost <= 0):
-            raise ConfigError(f"cost_estimate must be a positive finite number, got {cost!r}",
-                              where=f"{where}: rung[{i}]")
-        costs.append(float(cost))
-    target_cost = costs[-1] if costs[-1] > 0 else 1.0
-    rungs = []
-    for item, cost in zip(raw, costs, strict=True):
-        fidelity = item.get("fidelity", cost / target_cost)
-        spec = {k: v for k, v in item.items() if k not in ("name", "fidelity", "cost_estimate")}
-        rungs.append(Rung(str(item["name"]), fidelity, cost, spec))
-    return FidelityLadder(rungs=tuple(rungs), name=str(data.get("name", where)))
+            raise ConfigError("each [[rung]] must be a table", where=place)
+        try:
+            tables.append(RungTable.model_validate(dict(item)))
+        except PydanticError as exc:
+            error = exc.errors()[0]
+            loc = ".".join(map(str, error.get("loc", ())))
+            message = ("missing field" if error["type"] == "missing"
+                       else f"{error['msg']}, got {error.get('input')!r}")
+            raise ConfigError(message, where=f"{place}.{loc}" if loc else place) from None
+    target_cost = tables[-1].cost_estimate
+    rungs = tuple(Rung(t.name, t.fidelity if t.fidelity is not None
+                       else t.cost_estimate / target_cost, t.cost_estimate,
+                       dict(t.model_extra or {})) for t in tables)
+    name = data.get("name", where)
+    try:
+        return FidelityLadder(rungs=rungs, name=str(name))
+    except ConfigError as exc:  # name the file and table, not only the ladder's own name
+        raise ConfigError(exc.problem, where=where) from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, *, where: str | None = None) -> dict[str, Any]:
     """Parse a TOML file; a missing, non-UTF-8 or malformed file is a ConfigError naming it."""
+    place = f"{where} {path}" if where else str(path)
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError("file not found", where=str(path)) from None
+        raise ConfigError("file not found", where=place) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+        raise ConfigError(f"not valid TOML: {exc}", where=place) from None
 
 
-def load_ladder(path: str | Path) -> FidelityLadder:
+def load_ladder(path: str | Path, *, where: str | None = None) -> FidelityLadder:
     """Read a ladder TOML file; errors name the file and the rung."""
     path = Path(path)
-    return ladder_from_dict(read_toml(path), where=str(path))
+    return ladder_from_dict(read_toml(path, where=where), where=str(path))

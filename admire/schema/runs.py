@@ -15,9 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from admire.errors import ValidationError
+from admire.io import atomic_write
+from admire.space import mixture_keys_array
 
 RUN_ID = "run_id"
 STUDY = "study"
@@ -339,21 +339,6 @@ def read_runs(path: str | Path, *, rungs: Sequence[str] | None = None,
     return table
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_runs(df: pd.DataFrame, path: str | Path, *, source: str | None = None,
                rungs: Sequence[str] | None = None) -> pd.DataFrame:
     """Validate, then atomically write a runs table as Parquet or CSV (by suffix)."""
@@ -361,10 +346,10 @@ def write_runs(df: pd.DataFrame, path: str | Path, *, source: str | None = None,
     table, _ = validate_runs(df, source=source or str(path), rungs=rungs)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        _atomic_write(path, lambda p: table.to_csv(p, index=False,
+        atomic_write(path, lambda p: table.to_csv(p, index=False,
                                                    date_format="%Y-%m-%dT%H:%M:%S.%f%z"))
     elif suffix in (".parquet", ".pq"):
-        _atomic_write(path, lambda p: table.to_parquet(p, index=False))
+        atomic_write(path, lambda p: table.to_parquet(p, index=False))
     else:
         raise ValidationError("expected a .parquet or .csv file name", where=str(path))
     return table
@@ -385,10 +370,11 @@ def append_runs(new_rows: pd.DataFrame, path: str | Path, *,
     return write_runs(combined, path, rungs=rungs)
 
 
-def mixture_keys(df: pd.DataFrame, decimals: int = 6) -> pd.Series:
-    """A hashable key per row identifying its mixture, to match the same mixture across rungs."""
-    weights = np.round(df[weight_columns(df)].to_numpy(dtype=float), decimals) + 0.0
-    return pd.Series([tuple(row) for row in weights], index=df.index)
+def mixture_keys(df: pd.DataFrame) -> pd.Series:
+    """A hashable key per row identifying its mixture, to match the same mixture across rungs
+    (the one rule: :func:`admire.space.mixture_keys_array`)."""
+    weights = mixture_keys_array(df[weight_columns(df)].to_numpy(dtype=float))
+    return pd.Series([tuple(row) for row in weights.tolist()], index=df.index)
 
 
 def empty_runs(domain_names: Sequence[str], metric_names: Sequence[str]) -> pd.DataFrame:

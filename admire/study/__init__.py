@@ -1,5 +1,5 @@
 """The Study: ask/tell over an Ax experiment, its budget, storage and the one run loop."""
 
-from admire.study.study import Proposal, Study, StudyRecommendation
+from admire.study.study import Study
 
-__all__ = ["Proposal", "Study", "StudyRecommendation"]
+__all__ = ["Study"]

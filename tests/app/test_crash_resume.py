@@ -24,9 +24,9 @@ import psutil
 import pytest
 from live_helpers import short_tempdir, write_study
 
-from admire.app.tune import RERUN_KEY
 from admire.schema import runs
-from admire.study.study import COST_METRIC, ax_metric_name
+from admire.study.ax_bridge import COST_METRIC, ax_metric_name
+from admire.study.loop import RERUN_KEY
 
 MAX_TRIALS = 8
 KILL_AFTER = 2  # at least this many trials recorded before the kill

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 
 from admire.app.cli import app
 from admire.app.study_plots import PLOTS
-from admire.app.tune import RERUN_KEY, tune, with_repetition_bounds
+from admire.app.tune import tune, with_repetition_bounds
 from admire.errors import ConfigError
 from admire.schema import runs
 from admire.schema.config import load_config
 from admire.study import Study
+from admire.study.loop import RERUN_KEY
 
 runner = CliRunner()
 
@@ -43,10 +44,11 @@ def test_repetition_limits_become_weight_upper_bounds(tmp_path, cache):
                                               "code": 16_384})
     uppers = {d.name: d.upper for d in bounded.domains}
     assert uppers == {"math": 1.0, "scripture": 1.0, "code": 0.5}  # 0.5 * 16384 / 16384
-    limited = replace(config, domains=tuple(replace(d, max_epochs=1.0) for d in config.domains))
+    limited = replace(config, domains=tuple(d.model_copy(update={"max_epochs": 1.0})
+                                            for d in config.domains))
     with pytest.raises(ConfigError, match="repetition limits leave no mixture"):
         with_repetition_bounds(limited, {"math": 1000, "scripture": 1000, "code": 1000})
-    floor = replace(limited, domains=(replace(limited.domains[0], lower=0.2),
+    floor = replace(limited, domains=(limited.domains[0].model_copy(update={"lower": 0.2}),
                                       *limited.domains[1:]))
     with pytest.raises(ConfigError) as err:
         with_repetition_bounds(floor, {"math": 100, "scripture": 10**6, "code": 10**6})
@@ -181,7 +183,7 @@ def test_live_view_renders_flights_rungs_and_recommendation(tmp_path, cache):
     from admire.evaluators.ray.pool import InFlight
     from admire.evaluators.ray.worker import TrialRequest
 
-    study = Study(make_config(k=3, initial_trials=2))
+    study = Study(make_config(k=3, initial_trials=2, budget=3.0, max_trials=10))
     for proposal in study.propose(2):
         study.complete(proposal.trial_index, *score(proposal.mixture, proposal.rung))
     (running,) = study.propose(1)
@@ -190,7 +192,7 @@ def test_live_view_renders_flights_rungs_and_recommendation(tmp_path, cache):
                       attempt=2)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120)
-    with TuneView(console, study, budget=3.0, max_trials=10) as view:
+    with TuneView(console, study) as view:
         view.event("trial 2 started")
         view.update([flight], study.recommend())
     text = buffer.getvalue()

@@ -1,4 +1,4 @@
-"""The knowledge gradient against closed forms, and the recommendation's interval."""
+"""The knowledge gradient against closed forms, and the best prediction at the target."""
 
 import numpy as np
 import pytest
@@ -63,8 +63,12 @@ def test_a_cheap_run_adds_no_contender_under_the_recommendable_rule():
     assert kg[1] > kg[0]
 
 
-def test_recommendation_interval_brackets_the_mean():
+def test_best_predicted_is_the_argmax_of_the_mean_or_of_the_cautious_bound():
     surrogate, weights = _surrogate()
-    rec = acquisition.recommend(surrogate, weights[12:], 1)
-    assert rec.lower90 < rec.mean < rec.upper90
-    assert np.allclose(rec.weights, weights[12:][rec.index])
+    candidates = weights[12:]
+    mean, var = surrogate.predict(candidates, 1)
+    i, best_mean, sd = acquisition.best_predicted(surrogate, candidates, 1)
+    assert i == int(np.argmax(mean)) and best_mean == pytest.approx(mean.max())
+    assert sd == pytest.approx(float(np.sqrt(var[i])))
+    j, _, _ = acquisition.best_predicted(surrogate, candidates, 1, caution=2.0)
+    assert j == int(np.argmax(mean - 2.0 * np.sqrt(var)))

@@ -1,4 +1,4 @@
-"""Replay: the protocol's bookkeeping, determinism, and a short run of every method."""
+"""Replay: a Study with a recorded-runs evaluator, the protocol's bookkeeping, determinism."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from conftest import DATASET_PARQUET
 
-from admire import replay
-from admire.bo.policies.baselines import make_method
-from admire.replay import ReplayProblem, cost_to_best, cost_to_first_best, regret_at, run_one
+from admire.bo.policies.registry import parse_policy
+from admire.replay.problem import ReplayProblem
+from admire.replay.runner import replay, replay_one
+from admire.replay.summary import cost_to_best, cost_to_first_best, median, regret_at
 from admire.schema import runs
 
 
@@ -23,7 +24,7 @@ def test_curve_metrics():
     assert cost_to_first_best(curve) == 1.0
     assert regret_at(curve, 2.5) == 0.003 and regret_at(curve, 0.1) is None
     assert cost_to_best(curve[:3]) is None
-    assert replay.median([1.0, None, 3.0]) == 3.0 and replay.median([None, None, 1.0]) is None
+    assert median([1.0, None, 3.0]) == 3.0 and median([None, None, 1.0]) is None
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +35,36 @@ def problem(admire_table):
 def test_problem_matches_mixtures_across_rungs(problem):
     assert len(problem.target_weights) == 76
     assert problem.best_value == pytest.approx(0.593815, abs=5e-7)
-    assert (problem.row_target >= 0).sum() == 76 * 3  # each target mixture has all three rungs
-    assert problem.row_cost[problem.recorded.pool.rung == 2].mean() == pytest.approx(1.0)
+    pool = problem.recorded.pool
+    assert pool.has_row_at(np.arange(len(pool)), 2).sum() == 76 * 3
+    assert problem.cost_unit == pytest.approx(
+        problem.recorded.table.query("rung == 'Qwen2.5-7B'")["cost"].mean())
 
 
 @pytest.mark.parametrize("name", ["random", "sfbo", "regmix", "mfbo"])
-def test_each_method_replays_deterministically(problem, name):
-    a = run_one(problem, make_method(name, problem, 3), budget=1.5)
-    b = run_one(problem, make_method(name, problem, 3), budget=1.5)
+def test_each_policy_replays_deterministically_within_its_budget(problem, name):
+    a = replay_one(problem, parse_policy(name), 3, budget=1.5)
+    b = replay_one(problem, parse_policy(name), 3, budget=1.5)
     assert a.curve == b.curve and a.curve
     assert a.curve[-1][0] <= 1.5 + 1e-9
-    costs = [c for c, _ in a.curve]
-    assert costs == sorted(costs)
-    assert all(r >= 0 for _, r in a.curve)
+    assert a.stop_reason.startswith("budget reached")
+    # Each point is the regret of a real target mixture: never negative, zero only at the best.
+    regrets = [r for _, r in a.curve]
+    assert min(regrets) >= 0 and max(regrets) <= problem.target_values.max() - \
+        problem.target_values.min() + 1e-12
     assert sum(a.picks_per_rung) == len(a.curve)
 
 
-def test_default_initial_pick_is_the_same_cheap_row_for_every_method(problem):
-    rows = {name: make_method(name, problem, 7).initial_picks(np.random.default_rng(7))
-            for name in ("mfbo", "regmix")}
-    assert rows["mfbo"] == rows["regmix"]
-    assert problem.recorded.pool.rung[rows["mfbo"][0]] == 0
+def test_every_policy_starting_at_one_rung_starts_at_the_same_row(problem):
+    """The first pick is the seed's draw among the rung's rows, whatever the policy."""
+    first = {}
+    for name in ("mfbo", "regmix", "random", "sfbo"):
+        study = problem.study(parse_policy(name), seed=7, budget=5.0)
+        first[name] = study.propose(1)[0].candidate_id
+    assert first["mfbo"] == first["regmix"] and first["random"] == first["sfbo"]
+    pool = problem.recorded.pool
+    assert pool.rung[pool.row_of(first["mfbo"])] == 0
+    assert pool.rung[pool.row_of(first["random"])] == 2
 
 
 def small_table() -> pd.DataFrame:
@@ -79,14 +89,14 @@ def small_table() -> pd.DataFrame:
 def test_any_table_replays_minimising(tmp_path):
     path = tmp_path / "t.parquet"
     runs.write_runs(small_table(), path)
-    summary = replay.replay(path, "loss", ["mfbo", "random"], [0, 1], budget=3.0,
-                            minimize=True, workers=1)
+    summary = replay(path, "loss", ["mfbo", "random"], [0, 1], budget=3.0, minimize=True,
+                     workers=1)
     assert summary["direction"] == "minimize"
     assert summary["best_value"] == pytest.approx(
         small_table().query("rung == 'l'")["m:loss"].min())
     assert set(summary["methods"]) == {"mfbo", "random"}
-    assert summary["methods"]["mfbo"]["picks_per_rung"][0] and len(
-        summary["methods"]["mfbo"]["picks_per_rung"][0]) == 4
+    picks = summary["methods"]["mfbo"]["picks_per_rung"][0]
+    assert len(picks) == 4 and picks[0] >= 1
 
 
 def test_cli_replay_writes_summary_and_plot(tmp_path):
@@ -107,13 +117,24 @@ def test_cli_replay_writes_summary_and_plot(tmp_path):
     assert "mfbo" in done.stdout
 
 
+@pytest.mark.parametrize("spec", ["mfbo:policy=typo", "mfbo:kernel=foo", "kg:colour=red"])
+def test_cli_replay_names_a_bad_policy_or_option_and_exits_2(tmp_path, spec):
+    done = subprocess.run([sys.executable, "-m", "admire", "replay", str(DATASET_PARQUET),
+                           "--objective", "avg_id+ood", "--methods", spec, "--seeds", "1",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    bad = spec.split("=")[-1] if "typo" in spec or "foo" in spec else "colour"
+    assert f"'{bad}'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "summary.json").exists()
+
+
 def test_replay_does_not_depend_on_process_history(problem):
     """A worker that ran other seeds first (torch's global generator moved on) must give the
     same curve as a fresh one."""
     import torch
 
-    first = run_one(problem, make_method("mfbo", problem, 5), budget=2.5)
+    first = replay_one(problem, parse_policy("mfbo"), 5, budget=2.5)
     torch.manual_seed(12345)
     torch.rand(1000)
-    second = run_one(problem, make_method("mfbo", problem, 5), budget=2.5)
+    second = replay_one(problem, parse_policy("mfbo"), 5, budget=2.5)
     assert first.curve == second.curve

@@ -1,46 +1,43 @@
-"""The Study on Ax: valid proposals, pool bookkeeping, resume, refusal of bad metrics."""
+"""The Study: valid proposals, pool bookkeeping, resume, the Budget, refusal of bad metrics."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from helpers import LADDER, make_config, score
+from helpers import LADDER, make_config, make_pool, score, with_options
 
-from admire.errors import ValidationError
-from admire.evaluators.callable import run_study
+from admire.bo.candidates import CandidatePool
+from admire.errors import ConfigError, ValidationError
+from admire.schema.config import DomainConfig
 from admire.study import Study
-from admire.study.ax_bridge import CandidatePool, PoolExhausted
+from admire.study.loop import run_function
 
 
 @pytest.mark.parametrize("k", [3, 19, 60])
 def test_continuous_proposals_are_valid_mixtures(k):
-    config = make_config(k, lower=0.1 / k, upper=min(1.0, 4.0 / k), initial_trials=2)
+    config = make_config(k, lower=0.1 / k, upper=min(1.0, 4.0 / k))
     study = Study(config)
-    run_study(study, score, max_trials=4, batch=2)
+    run_function(study, score, trials=4, batch=2, max_parallel=2)
     space = config.space()
-    for trial in study.experiment.trials.values():
-        w = space.weights_from_params(trial.arm.parameters)
+    for index in study.experiment.trials:
+        w = space.weights_from_params(study.ax.params(index))
         assert abs(w.sum() - 1) <= 1e-9
         assert (w >= space.lower_array - 1e-12).all() and (w <= space.upper_array + 1e-12).all()
     assert study.n_completed == 4
     rec = study.recommend()
-    assert rec.lower90 <= rec.predicted <= rec.upper90
     assert rec.rung == "large"
+    # The prediction reported is the policy's posterior mean at the recommended mixture.
+    weights = rec.weights(space.domains)
+    mean, _ = study.policy.model(study.history()).predict(weights[None, :], 2)
+    assert rec.predicted == pytest.approx(float(mean[0]), rel=1e-9)
 
 
-def make_pool(n_mix: int = 12, k: int = 3, seed: int = 0) -> CandidatePool:
-    rng = np.random.default_rng(seed)
-    mixtures = rng.dirichlet(np.ones(k), size=n_mix)
-    weights = np.repeat(mixtures, 3, axis=0)
-    rungs = np.tile(np.arange(3), n_mix)
-    return CandidatePool(weights, rungs, tuple(f"c{i}" for i in range(len(rungs))))
-
-
-def test_pool_mode_never_proposes_a_used_candidate():
+def test_pool_mode_never_proposes_a_used_candidate_and_says_when_it_runs_out():
     pool = make_pool()
-    study = Study(make_config(mode="pool", initial_trials=2), pool=pool)
+    study = Study(make_config(mode="pool"), pool=pool)
     seen = []
     for _ in range(len(pool)):
         (proposal,) = study.propose(1)
@@ -48,24 +45,39 @@ def test_pool_mode_never_proposes_a_used_candidate():
         seen.append(proposal.candidate_id)
         study.complete(proposal.trial_index, *score(proposal.mixture, proposal.rung))
     assert sorted(seen) == sorted(pool.ids)
-    with pytest.raises(PoolExhausted):
-        study.propose(1)
+    assert study.propose(1) == []
 
 
-def test_pending_trials_are_not_proposed_twice():
+def test_pool_replicates_of_one_mixture_are_separate_candidates():
+    """Two rows with the same mixture at the same rung (two seeds) are two candidates."""
+    base = make_pool(n_mix=4)
+    pool = CandidatePool(np.vstack([base.weights, base.weights[:1]]),
+                         np.append(base.rung, base.rung[0]), (*base.ids, "replicate"))
+    study = Study(make_config(mode="pool"), pool=pool)
+    seen = set()
+    while proposals := study.propose(1):
+        seen.add(proposals[0].candidate_id)
+        study.complete(proposals[0].trial_index, *score(proposals[0].mixture,
+                                                        proposals[0].rung))
+    assert seen == set(pool.ids)
+
+
+def test_a_batch_is_distinct_and_avoids_pending_trials():
     study = Study(make_config(mode="pool", initial_trials=1), pool=make_pool())
     first = study.propose(1)[0]
     study.complete(first.trial_index, *score(first.mixture, first.rung))
+    running = study.propose(1)[0]
     batch = study.propose(3)
-    assert len({p.candidate_id for p in batch}) == 3
-    assert first.candidate_id not in {p.candidate_id for p in batch}
+    ids = [p.candidate_id for p in batch]
+    assert len(set(ids)) == 3
+    assert first.candidate_id not in ids and running.candidate_id not in ids
 
 
 @pytest.mark.parametrize("mode", ["pool", "continuous"])
 def test_save_kill_load_resumes_with_identical_next_proposal(tmp_path, mode):
     pool = make_pool() if mode == "pool" else None
-    study = Study(make_config(mode=mode, initial_trials=2), pool=pool)
-    run_study(study, score, max_trials=5)
+    study = Study(make_config(mode=mode), pool=pool)
+    run_function(study, score, trials=5)
     study.save(tmp_path / "s")
     expected = study.propose(1)[0]
     del study  # the process that saved is gone: only the files remain
@@ -80,15 +92,15 @@ def test_save_kill_load_resumes_with_identical_next_proposal(tmp_path, mode):
 def test_resume_after_recommend_and_a_plus_in_the_metric_name(tmp_path):
     """Saved after a fit on the final data (recommend), reloaded through Ax's JSON: the next
     proposal is the same, and a metric named like 'avg_id+ood' stays one metric."""
-    pool = make_pool()
-    config = make_config(mode="pool", initial_trials=2)
-    config = type(config)(**{**config.__dict__, "objective": type(config.objective)("a+b")})
+    config = make_config(mode="pool")
+    config = replace(config, objective=config.objective.model_copy(update={"metric": "a+b"}))
 
     def plus(mixture, rung):
         metrics, cost = score(mixture, rung)
         return {"a+b": metrics["score"]}, cost
 
-    study = run_study(Study(config, pool=pool), plus, max_trials=6)
+    study = Study(config, pool=make_pool())
+    run_function(study, plus, trials=6)
     study.recommend()
     study.save(tmp_path / "s")
     expected = study.propose(1)[0]
@@ -98,7 +110,7 @@ def test_resume_after_recommend_and_a_plus_in_the_metric_name(tmp_path):
     got = resumed.propose(1)[0]
     assert got.candidate_id == expected.candidate_id
     resumed.complete(got.trial_index, *plus(got.mixture, got.rung))
-    assert resumed.planner.training_data(resumed.experiment).n == 7
+    assert resumed.history().observations.n == 7
 
 
 def test_abandoned_trial_writes_no_row_and_is_not_reproposed():
@@ -112,35 +124,15 @@ def test_abandoned_trial_writes_no_row_and_is_not_reproposed():
 
 def test_nan_metric_is_refused_and_never_reaches_the_model():
     study = Study(make_config(initial_trials=1))
-    run_study(study, score, max_trials=2)
+    run_function(study, score, trials=2)
     (proposal,) = study.propose(1)
     with pytest.raises(ValidationError, match="metric 'score' is nan; refused"):
         study.complete(proposal.trial_index, {"score": math.nan, "other": 1.0}, 1.0)
-    study.planner.update(study.experiment)
-    assert study.planner.data.n == 2
-    assert not np.isnan(study.planner.data.y).any()
+    assert study.history().observations.n == 2
     study.fail(proposal.trial_index, "NaN objective")
     assert study.runs["status"].tolist() == ["completed", "completed", "failed"]
-    assert study.planner.training_data(study.experiment).n == 2
-
-
-def test_evaluator_errors_fail_the_trial_and_the_study_goes_on():
-    calls = {"n": 0}
-
-    def flaky(mixture, rung):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise MemoryError("out of memory")
-        if calls["n"] == 3:
-            return {"score": math.inf, "other": 0.0}, 1.0
-        return score(mixture, rung)
-
-    study = run_study(Study(make_config(initial_trials=1)), flaky, max_trials=5)
-    statuses = study.runs["status"].tolist()
-    assert statuses.count("failed") == 2 and statuses.count("completed") == 3
-    reasons = [t.run_metadata.get("failure_reason", "") for t in study.experiment.trials.values()]
-    assert any("MemoryError: out of memory" in r for r in reasons)
-    assert any("is inf" in r for r in reasons)
+    assert study.history().observations.n == 2
+    assert np.isfinite(study.history().observations.y).all()
 
 
 def test_complete_rejects_unknown_trials_and_missing_objective():
@@ -155,39 +147,25 @@ def test_complete_rejects_unknown_trials_and_missing_objective():
         study.complete(p.trial_index, *score(p.mixture, p.rung))
 
 
-def test_minimize_recommends_the_low_end():
+def test_minimize_recommends_the_lowest_prediction():
     study = Study(make_config(minimize=True, initial_trials=3))
-    run_study(study, lambda m, r: ({"score": -score(m, r)[0]["score"],
-                                    "other": 0.0}, LADDER.rung(r).cost_estimate), max_trials=6)
+    run_function(study, lambda m, r: ({"score": -score(m, r)[0]["score"], "other": 0.0},
+                                      LADDER.rung(r).cost_estimate), trials=8)
     rec = study.recommend()
-    assert rec.predicted < 0
-
-
-def test_proxy_share_caps_spending_below_the_target():
-    config = make_config(mode="pool", initial_trials=1)
-    config = type(config)(**{**config.__dict__, "budget": 20.0}).with_strategy(proxy_share=0.1)
-    study = Study(config, pool=make_pool(n_mix=20))
-    rungs = []
-    for _ in range(12):
-        (p,) = study.propose(1)
-        rungs.append(p.rung)
-        study.complete(p.trial_index, *score(p.mixture, p.rung))
-    cheap_units = sum(LADDER.rung(r).cost_estimate for r in rungs if r != "large") / 10.0
-    # Once 2 target-run units have gone below the target, only the target is proposed.
-    assert study.planner.proxy_spent(study.experiment, []) == pytest.approx(cheap_units)
-    first_capped = next(i for i in range(len(rungs))
-                        if sum(LADDER.rung(r).cost_estimate for r in rungs[:i]
-                               if r != "large") / 10.0 >= 2.0) if cheap_units >= 2.0 else None
-    if first_capped is not None:
-        assert set(rungs[first_capped:]) == {"large"}
-    assert cheap_units < 2.0 + 0.4 + 1e-9  # at most one medium run past the cap
+    history = study.history()
+    observed = study.policy.observed_at_target(history)
+    candidates = observed if len(observed) else study.policy.recommendation_set(history)
+    mean, _ = study.policy.model(history).predict(candidates, 2)
+    # Predictions are stored oriented for maximisation: the recommendation is the lowest score.
+    assert rec.predicted == pytest.approx(-float(mean.max()))
+    assert rec.predicted <= -float(mean.min()) + 1e-12
 
 
 def test_load_reconciles_a_crash_between_the_two_writes(tmp_path):
     """Killed after runs.parquet got a trial's row but before experiment.json did: on load
     the trial is completed from the row, exactly once, and the two agree."""
-    study = Study(make_config(mode="pool", initial_trials=2), pool=make_pool())
-    run_study(study, score, max_trials=3)
+    study = Study(make_config(mode="pool"), pool=make_pool())
+    run_function(study, score, trials=3)
     (p,) = study.propose(1)
     study.save(tmp_path / "s")  # experiment.json: trial 3 running
     stale_experiment = (tmp_path / "s" / "experiment.json").read_bytes()
@@ -200,38 +178,118 @@ def test_load_reconciles_a_crash_between_the_two_writes(tmp_path):
     objective = data[data["metric_name"] == "score"].set_index("trial_index")["mean"]
     expected = {int(r.split("-")[-1]): v for r, v in zip(resumed.runs["run_id"],
                                                           resumed.runs["m:score"], strict=True)}
-    # Ax's JSON store keeps about 10 significant digits; the runs table keeps them all.
-    assert objective.to_dict() == pytest.approx(expected, rel=1e-9)
+    # Ax's JSON store rounds to 10 decimals; the runs table keeps every digit.
+    assert objective.to_dict() == pytest.approx(expected, rel=1e-9, abs=1e-10)
+
+
+def screen_confirm_study(budget: float = 20.0, n_mix: int = 30) -> Study:
+    config = make_config(mode="pool", policy="screen-confirm", budget=budget, initial_trials=1,
+                         proxy_share=0.1)
+    return Study(config, pool=make_pool(n_mix=n_mix))
 
 
 def test_screen_confirm_screens_cheap_then_confirms_the_best_predicted_in_order():
-    config = make_config(mode="pool", initial_trials=1)
-    config = type(config)(**{**config.__dict__, "budget": 20.0}).with_strategy(proxy_share=0.1)
-    assert config.strategy.policy == "screen-confirm"
     pool = make_pool(n_mix=30)
     # Mixtures 25-29 have no target row: the screen must prefer the 25 that can be confirmed.
     keep = ~((pool.rung == 2) & (np.arange(len(pool)) >= 75))
     pool = CandidatePool(pool.weights[keep], pool.rung[keep],
                          tuple(i for i, k in zip(pool.ids, keep, strict=True) if k))
     confirmable = {tuple(np.round(w, 6)) for w in pool.weights[pool.rung == 2]}
+    config = make_config(mode="pool", policy="screen-confirm", budget=20.0, initial_trials=1,
+                         proxy_share=0.1)
     study = Study(config, pool=pool)
     rungs = []
-    for _ in range(25):
+    for i in range(25):
+        history = study.history()
         (p,) = study.propose(1)
         rungs.append(p.rung)
+        w = np.array([p.mixture[d] for d in config.domain_names])
         if p.rung == "small":
-            w = np.array([p.mixture[d] for d in config.domain_names])
-            assert tuple(np.round(w, 6)) in confirmable
+            assert i == 0 or tuple(np.round(w, 6)) in confirmable
         else:
             # A confirmation has the best target-rung posterior mean of the open target rows.
-            planner = study.planner
-            open_rows = planner.open_pool(study.experiment, [])  # without the one proposed
+            open_rows = pool.open_rows(history)
             open_target = open_rows[pool.rung[open_rows] == 2]
-            others, _ = planner.surrogate.predict(pool.weights[open_target], 2)
-            w = np.array([p.mixture[d] for d in config.domain_names])
-            chosen, _ = planner.surrogate.predict(w[None, :], 2)
+            model = study.policy.model(history)
+            others, _ = model.predict(pool.weights[open_target], 2)
+            chosen, _ = model.predict(w[None, :], 2)
             assert chosen[0] >= others.max() - 1e-12
+            assert p.acquisition_per_cost is None  # a confirmation is not an acquisition pick
         study.complete(p.trial_index, *score(p.mixture, p.rung))
     n_screen = 20  # 2 units of proxy share at 0.1 units per small run
     assert rungs[:n_screen] == ["small"] * n_screen
     assert set(rungs[n_screen:]) == {"large"}
+
+
+def test_kg_with_a_proxy_share_proposes_only_the_target_once_the_share_is_spent():
+    study = Study(make_config(mode="pool", budget=5.0, proxy_share=0.1, initial_trials=6),
+                  pool=make_pool(n_mix=20))
+    for _ in range(6):  # six start points at the cheapest rung: 0.6 units > 0.1 * 5
+        (p,) = study.propose(1)
+        assert p.rung == "small"
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+    assert study.policy.target_only(study.history())
+    for _ in range(4):
+        (p,) = study.propose(1)
+        assert p.rung == "large" and p.acquisition_per_cost is not None
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+
+
+# --- the Budget ---------------------------------------------------------------------------------
+
+def test_the_cost_unit_is_fixed_at_creation_and_spend_never_moves():
+    study = Study(make_config(budget=10.0, initial_trials=1))
+    assert study.budget.unit == LADDER.target.cost_estimate == 10.0
+    (p,) = study.propose(1)
+    study.complete(p.trial_index, score(p.mixture, p.rung)[0], 1.0)
+    assert study.spent() == pytest.approx(0.1)
+    target = study.attach({"d0": 0.6, "d1": 0.2, "d2": 0.2}, "large")
+    study.complete(target, score({"d0": 0.6, "d1": 0.2, "d2": 0.2}, "large")[0], 30.0)
+    # A target run three times slower than estimated costs 3 units; earlier spend stays put.
+    assert study.spent() == pytest.approx(3.1)
+    assert study.history().budget.rung_cost[2] == pytest.approx(3.0)
+
+
+def test_screen_confirm_without_a_budget_is_an_error_naming_the_field():
+    with pytest.raises(ConfigError, match="study.budget"):
+        Study(make_config(policy="screen-confirm", budget=None))
+
+
+def test_resume_with_a_raised_budget_applies_to_the_stop_rule_and_the_policy(tmp_path):
+    study = screen_confirm_study(budget=2.0)
+    (p,) = study.propose(1)
+    study.complete(p.trial_index, *score(p.mixture, p.rung))
+    (p,) = study.propose(1)
+    study.complete(p.trial_index, *score(p.mixture, p.rung))  # 0.2 units screened = 10% of 2
+    assert not study.policy.screening(study.history())
+    study.save(tmp_path / "s")
+    resumed = Study.load(tmp_path / "s")
+    assert resumed.budget.total == 2.0 and resumed.budget.unit == 10.0
+    changed = resumed.reconfigure(replace(resumed.config, budget=6.0))
+    assert changed == ["budget"]
+    history = resumed.history()
+    assert history.budget.total == 6.0 and resumed.budget.unit == 10.0
+    assert resumed.policy.screening(history)  # 10% of 6 = 0.6 units: screening again
+    (q,) = resumed.propose(1)
+    assert q.rung == "small"
+    resumed.save(tmp_path / "s")
+    assert Study.load(tmp_path / "s").budget.total == 6.0
+
+
+def test_resume_with_a_changed_policy_applies_it(tmp_path):
+    study = screen_confirm_study()
+    run_function(study, score, trials=3)
+    study.save(tmp_path / "s")
+    resumed = Study.load(tmp_path / "s")
+    assert resumed.reconfigure(with_options(resumed.config, "kg", initial_trials=1)) == ["policy"]
+    assert resumed.policy.name == "kg"
+    resumed.save(tmp_path / "s")
+    assert Study.load(tmp_path / "s").policy.name == "kg"
+
+
+def test_resume_with_a_changed_domain_set_fails_naming_it():
+    study = screen_confirm_study()
+    other = replace(study.config, domains=(*study.config.domains[:2],
+                                           DomainConfig(name="renamed")))
+    with pytest.raises(ConfigError, match="^domain: differs from the saved study"):
+        study.reconfigure(other)

@@ -1,0 +1,182 @@
+"""The Policy interface: given the history, propose a batch; given the history, recommend.
+
+A policy is the one thing that differs between admire's default, the cost-aware KG and the
+baselines a user would otherwise pick: each is one class with typed options, and every one runs
+through the same Study and the same loop, live or in replay (Optuna's sampler is the model).
+
+Policies are functions of their history: every random choice is seeded by (study seed, trials
+so far), so a study rebuilt from storage makes the same next proposal. A policy may keep a
+fitted model between calls as a cache; :meth:`Policy.state` persists it for an exact resume.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from admire.bo.candidates import CandidatePool
+from admire.bo.history import History
+from admire.bo.policies.options import PolicyOptions
+from admire.bo.seeding import derive_seed
+from admire.space import MixtureSpace, mixture_key
+
+Z90 = 1.6448536269514722  # the 95th percentile of the standard normal: a two-sided 90% interval
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy knows about the problem besides its history."""
+
+    space: MixtureSpace
+    rung_names: tuple[str, ...]
+    rung_fidelity: tuple[float, ...]
+    pool: CandidatePool | None
+    minimize: bool
+    seed: int
+
+    @property
+    def target(self) -> int:
+        return len(self.rung_names) - 1
+
+    def seed_for(self, *parts: object) -> int:
+        return derive_seed(self.seed, *parts)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposal: a mixture at a rung (a pool row in pool mode), with the acquisition value
+    per unit cost that chose it (None for a designed or random point)."""
+
+    weights: np.ndarray
+    rung: int
+    candidate_id: str | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The mixture to train at the target rung, its predicted objective (in the metric's own
+    direction) and a 90% interval for the mean where the policy has a model (else None)."""
+
+    mixture: dict[str, float]
+    predicted: float
+    lower90: float | None
+    upper90: float | None
+    rung: str
+    n_observations: int
+    basis: str = "model"  # "model": a posterior mean; "observed": the best value run
+
+    def weights(self, domains: tuple[str, ...] | list[str]) -> np.ndarray:
+        return np.array([self.mixture[d] for d in domains])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mixture": self.mixture, "predicted": self.predicted, "lower90": self.lower90,
+                "upper90": self.upper90, "rung": self.rung,
+                "n_observations": self.n_observations, "basis": self.basis}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy by name with its validated options; ``label`` is how a user wrote it."""
+
+    name: str
+    options: PolicyOptions
+    label: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``[policy]`` table that reads back to this spec (options at their values)."""
+        return {"name": self.name, **self.options.model_dump(mode="json")}
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class Policy(ABC):
+    """Proposes (mixture, rung) pairs and recommends a mixture at the target rung."""
+
+    name: ClassVar[str]
+    options_model: ClassVar[type[PolicyOptions]]
+    needs_budget: ClassVar[bool] = False  # its decisions depend on the study budget
+
+    def __init__(self, options: PolicyOptions, context: PolicyContext) -> None:
+        self.options = options
+        self.context = context
+
+    @abstractmethod
+    def propose(self, history: History, n: int) -> list[Candidate]:
+        """Up to ``n`` new candidates, distinct from every trial used or in flight; fewer (or
+        none) when the candidates run out."""
+
+    @abstractmethod
+    def recommend(self, history: History) -> Recommendation:
+        """The best mixture at the target rung given ``history`` (at least one observation)."""
+
+    def state(self) -> dict[str, Any] | None:
+        """A fitted model's state to persist with the study (None: nothing to keep)."""
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
+        """Load what :meth:`state` returned (the study was saved after fitting it)."""
+
+    # --- helpers shared by policies ----------------------------------------------------------
+
+    @property
+    def pool(self) -> CandidatePool:
+        if self.context.pool is None:
+            raise RuntimeError(f"policy {self.name!r} needs a candidate pool here")
+        return self.context.pool
+
+    def candidate_at(self, row: int, value: float | None = None) -> Candidate:
+        return Candidate(self.pool.weights[row], int(self.pool.rung[row]), self.pool.ids[row],
+                         value)
+
+    def first_row(self, rows: np.ndarray) -> int:
+        """The study's first pick among ``rows`` (drawn from the seed alone, so every policy
+        starting at the same rung starts at the same row)."""
+        return int(np.random.default_rng(self.context.seed).choice(rows))
+
+    def open_rows_at(self, history: History, rung: int) -> np.ndarray:
+        rows = self.pool.open_rows(history)
+        return rows[self.pool.rung[rows] == rung]
+
+    def recommendation(self, weights: np.ndarray, predicted: float, sd: float | None,
+                       history: History, basis: str = "model") -> Recommendation:
+        """A :class:`Recommendation` at the target rung from oriented (max) values."""
+        sign = -1.0 if self.context.minimize else 1.0
+        lower = upper = None
+        if sd is not None:
+            lower, upper = sorted((sign * (predicted - Z90 * sd), sign * (predicted + Z90 * sd)))
+        weights = self.context.space.project(np.asarray(weights, dtype=float))
+        return Recommendation(self.context.space.as_dict(weights), sign * float(predicted),
+                              lower, upper, self.context.rung_names[-1],
+                              history.observations.n, basis)
+
+
+def with_pending(history: History, candidate: Candidate) -> History:
+    """``history`` with ``candidate`` in flight: the next pick of a batch avoids it, and the
+    trial counter (which seeds decisions) moves on by one."""
+    return replace(
+        history,
+        pending_weights=np.vstack([history.pending_weights, candidate.weights[None, :]]),
+        pending_rung=np.append(history.pending_rung, candidate.rung),
+        pending_candidates=(*history.pending_candidates, candidate.candidate_id),
+        used_points=history.used_points | {(mixture_key(candidate.weights), candidate.rung)},
+        n_trials=history.n_trials + 1)
+
+
+def propose_sequentially(history: History, n: int,
+                         one: Callable[[History], Candidate | None]) -> list[Candidate]:
+    """A batch built greedily: each pick sees the earlier ones as pending."""
+    out: list[Candidate] = []
+    for _ in range(n):
+        candidate = one(history)
+        if candidate is None:
+            break
+        out.append(candidate)
+        history = with_pending(history, candidate)
+    return out

@@ -1,0 +1,138 @@
+"""What every policy on admire's multi-fidelity GP shares: the fit, the start design, the
+candidates of a decision, and the recommendation at the target rung."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from admire.bo import acquisition
+from admire.bo.candidates import continuous_mixtures, recommendation_mixtures
+from admire.bo.fitting import SurrogateFit
+from admire.bo.history import History
+from admire.bo.policies.base import Candidate, Policy, PolicyContext, Recommendation
+from admire.bo.policies.options import ModelOptions
+from admire.bo.surrogate import MixtureSurrogate
+
+
+class ModelPolicy(Policy):
+    """A policy whose decisions and recommendation come from one fitted surrogate."""
+
+    options: ModelOptions
+
+    def __init__(self, options: ModelOptions, context: PolicyContext) -> None:
+        super().__init__(options, context)
+        surrogate = MixtureSurrogate(options.surrogate, kernel=options.kernel,
+                                     weight_bounds=self._input_bounds())
+        self.fit = SurrogateFit(surrogate, context.rung_fidelity, context.seed)
+
+    def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The range weights are scaled by with ``input_scale = "range"``: the candidates'
+        range in pool mode, the search-space bounds otherwise; None keeps raw weights."""
+        if self.options.input_scale == "weights":
+            return None
+        space, pool = self.context.space, self.context.pool
+        if pool is None:
+            return space.lower_array, space.upper_array
+        lo, hi = pool.weights.min(axis=0), pool.weights.max(axis=0)
+        return lo, np.maximum(hi, lo + 1e-6)
+
+    def model(self, history: History) -> MixtureSurrogate:
+        return self.fit.fit(history.observations)
+
+    def state(self) -> dict[str, Any] | None:
+        return self.fit.state()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.fit.restore(state)
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def needs_start(self, history: History) -> bool:
+        return history.observations.n == 0 or history.n_trials < self.options.initial_trials
+
+    def start(self, history: History) -> Candidate | None:
+        """A space-filling point at the cheapest rung. In pool mode: a random open cheapest
+        row, preferring mixtures that also have a target row (only those can be recommended);
+        the study's very first pick is the seed's draw among all cheapest rows."""
+        n = history.n_trials
+        if self.context.pool is None:
+            point = self.context.space.sobol(n + 1, seed=self.context.seed)[n]
+            return Candidate(point, 0)
+        pool = self.pool
+        if n == 0:
+            return self.candidate_at(self.first_row(pool.rows_at(0)))
+        open_rows = pool.open_rows(history)
+        cheap = open_rows[pool.rung[open_rows] == 0]
+        confirmable = cheap[pool.has_row_at(cheap, self.context.target)]
+        choices = confirmable if len(confirmable) else cheap if len(cheap) else open_rows
+        if not len(choices):
+            return None
+        rng = np.random.default_rng(self.context.seed_for("start", n))
+        return self.candidate_at(int(rng.choice(choices)))
+
+    def open_candidates(self, history: History, surrogate: MixtureSurrogate,
+                        target_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                                    np.ndarray]:
+        """(weights, rungs, pool rows or None, candidate mixtures) open for a decision;
+        ``target_only`` keeps the target rung (when it has any open candidate in a pool)."""
+        target = self.context.target
+        if self.context.pool is not None:
+            rows = self.pool.open_rows(history)
+            if target_only:
+                at_target = rows[self.pool.rung[rows] == target]
+                rows = at_target if len(at_target) else rows
+            return self.pool.weights[rows], self.pool.rung[rows], rows, self.pool.weights[rows]
+        mixtures = continuous_mixtures(
+            self.context.space, history, self.context.seed_for, self.best_mixture(history),
+            lambda w: surrogate.predict(w, target)[0])
+        n_rungs = len(self.context.rung_names)
+        weights = np.repeat(mixtures, n_rungs, axis=0)
+        rungs = np.tile(np.arange(n_rungs), len(mixtures))
+        fresh = np.array([not history.is_used(w, r) for w, r in zip(weights, rungs,
+                                                                    strict=True)])
+        if target_only:
+            fresh &= rungs == target
+        return weights[fresh], rungs[fresh], None, mixtures
+
+    def as_candidate(self, weights: np.ndarray, rungs: np.ndarray, rows: np.ndarray | None,
+                     scores: np.ndarray, value: bool = True) -> Candidate:
+        best = int(np.argmax(scores))
+        score = float(scores[best]) if value else None
+        if rows is not None:
+            return self.candidate_at(int(rows[best]), score)
+        return Candidate(weights[best], int(rungs[best]), None, score)
+
+    # --- recommendation ----------------------------------------------------------------------
+
+    def observed_at_target(self, history: History) -> np.ndarray:
+        """Mixtures run at the target rung, which ``recommend_from = "observed"`` picks from."""
+        obs = history.observations
+        if self.options.recommend_from != "observed":
+            return np.zeros((0, self.context.space.k))
+        return np.unique(obs.weights[obs.rung == self.context.target], axis=0)
+
+    def recommendation_set(self, history: History) -> np.ndarray:
+        """Every mixture the recommendation may be: the pool's target mixtures, or (continuous)
+        the mixtures run plus a Sobol set."""
+        if self.context.pool is not None:
+            return self.pool.mixtures_at(self.context.target)
+        seed = self.context.seed_for("rec", history.observations.n)
+        return recommendation_mixtures(self.context.space, history, seed)
+
+    def _recommend_index(self, history: History) -> tuple[np.ndarray, int, float, float]:
+        surrogate = self.model(history)
+        observed = self.observed_at_target(history)
+        candidates = observed if len(observed) else self.recommendation_set(history)
+        i, mean, sd = acquisition.best_predicted(surrogate, candidates, self.context.target,
+                                                 caution=self.options.caution)
+        return candidates, i, mean, sd
+
+    def best_mixture(self, history: History) -> np.ndarray:
+        candidates, i, _, _ = self._recommend_index(history)
+        return candidates[i]
+
+    def recommend(self, history: History) -> Recommendation:
+        candidates, i, mean, sd = self._recommend_index(history)
+        return self.recommendation(candidates[i], mean, sd, history)

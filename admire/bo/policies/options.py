@@ -1,0 +1,65 @@
+"""Typed, validated options of every policy (pydantic models; light to import).
+
+Each policy declares one options model; unknown options and bad values are errors that name the
+option and list the valid ones, whether they come from a study config's ``[policy]`` table or a
+``--methods`` spec such as ``kg:kernel=linear``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PolicyOptions(BaseModel):
+    """Base of every policy's options: frozen, and unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class NoOptions(PolicyOptions):
+    """A policy without options."""
+
+
+class ModelOptions(PolicyOptions):
+    """Options of a policy built on admire's multi-fidelity GP."""
+
+    surrogate: Literal["icm", "mfgp"] = Field(
+        "icm", description="icm: a multi-task GP (learned rung-by-rung covariance); mfgp: "
+                           "BoTorch's SingleTaskMultiFidelityGP (the paper's model)")
+    kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
+        "rbf", description="kernel over the weights (icm only)")
+    input_scale: Literal["weights", "range"] = Field(
+        "weights", description="weights as they are, or each rescaled to [0, 1] over the "
+                               "candidates")
+    recommend_from: Literal["observed", "all"] = Field(
+        "observed", description="recommend among the mixtures run at the target once there "
+                                "are any, or among every candidate mixture")
+    caution: float = Field(0.0, ge=0, description="recommend the best mean - caution * sd")
+    initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
+                                                     "cheapest rung before any model is used")
+
+    @model_validator(mode="after")
+    def _kernel_needs_icm(self) -> ModelOptions:
+        if self.kernel != "rbf" and self.surrogate != "icm":
+            raise ValueError(f"kernel {self.kernel!r} needs surrogate 'icm'")
+        return self
+
+
+class ScreenConfirmOptions(ModelOptions):
+    """Screen at the cheapest rung with a share of the budget, then confirm at the target."""
+
+    proxy_share: float = Field(0.1, ge=0, le=1, description="share of the budget spent below "
+                                                            "the target rung")
+
+
+class KnowledgeGradientOptions(ModelOptions):
+    """Every run chosen by a cost-aware multi-fidelity acquisition."""
+
+    kg_targets: Literal["all", "recommendable"] = Field(
+        "all", description="target mixtures whose best posterior mean KG values")
+    cost_intercept: float = Field(0.0, ge=0, description="added to each rung's relative cost")
+    proxy_share: float | None = Field(0.1, ge=0, le=1, description="cap on the budget share "
+                                                                   "below the target (none: "
+                                                                   "no cap)")
