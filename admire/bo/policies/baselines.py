@@ -41,7 +41,7 @@ class MFBO(ReplayMethod):
         self._row_of_id = {rid: i for i, rid in enumerate(recorded.pool.ids)}
 
     def next_pick(self) -> int | None:
-        from admire.strategy import PoolExhausted
+        from admire.study.ax_bridge import PoolExhausted
 
         try:
             proposal = self.study.propose(1)[0]
