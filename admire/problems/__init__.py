@@ -1,0 +1,1 @@
+"""Benchmark problems: recorded or generated runs tables with their objective and a budget."""
