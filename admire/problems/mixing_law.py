@@ -196,7 +196,8 @@ def project_simplex(v: np.ndarray) -> np.ndarray:
 
 
 def _projected_gradient(law: MixingLaw, w: np.ndarray, iters: int = 400) -> np.ndarray:
-    """Accelerated projected gradient with backtracking and restarts: finds the support."""
+    """Accelerated projected gradient with backtracking and restarts: finds the support (the
+    Newton polish after it does the precision, so it stops once steps are tiny)."""
     step, x, y, momentum = 1.0, w, w, 1.0
     fx = float(law.value(x))
     for _ in range(iters):
@@ -213,7 +214,10 @@ def _projected_gradient(law: MixingLaw, w: np.ndarray, iters: int = 400) -> np.n
             continue
         following = (1 + np.sqrt(1 + 4 * momentum**2)) / 2
         y = candidate + (momentum - 1) / following * (candidate - x)
+        moved = float(np.max(np.abs(candidate - x)))
         x, fx, momentum = candidate, fc, following
+        if moved < 1e-10:
+            break
         step *= 1.5
     return x
 

@@ -3,8 +3,9 @@
 Together they cover K 3..100, cheapest-rung rank correlation 0.3..0.95, low and high seed noise,
 2 to 5 rungs, cost ratios 3:1 to 1000:1, interior and face optima, and pools of 1,000+ rows.
 ``k19-admire-like`` copies ADMIRE IFT Runs' shape (256/128/76 mixtures, 537.5/95.3 cost ratio,
-0.5B-vs-7B Spearman 0.55); ``k20-ratio1000-pool1000`` is RegMix's (a thousand 1/1000-cost
-proxies, few target runs); ``k64-face-corr0.95`` is Olmix-sized.
+0.5B-vs-7B Spearman 0.55; ADMIRE's 0.55 is measured through seed noise, so its noise is low);
+``k20-ratio1000-pool1000`` is RegMix's (a thousand 1/1000-cost proxies, few target runs);
+``k64-face-corr0.95`` is Olmix-sized.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ PRESETS: dict[str, SyntheticSpec] = {
     "k8-corr0.5": SyntheticSpec(k=8, rows_per_rung=(200, 100, 50), cost_ratio=10.0,
                                 rank_corr=0.5, noise=0.1),
     "k19-admire-like": SyntheticSpec(k=19, rows_per_rung=(256, 128, 76), cost_ratio=5.64,
-                                     rank_corr=0.55, noise=0.2),
+                                     rank_corr=0.55, noise=0.1),
     "k20-ratio1000-pool1000": SyntheticSpec(k=20, rows_per_rung=(1000, 50), cost_ratio=1000.0,
                                             rank_corr=0.8, noise=0.1),
     "k50-face": SyntheticSpec(k=50, rows_per_rung=(500, 150, 60), cost_ratio=30.0,

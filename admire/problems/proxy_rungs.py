@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import rankdata
 
 from admire.errors import AdmireError
 from admire.problems.mixing_law import MixingLaw
@@ -29,8 +28,16 @@ class GenerationError(AdmireError):
     """A generated problem failed one of its own checks (calibration or optimum)."""
 
 
+def _unit_ranks(x: np.ndarray) -> np.ndarray:
+    """Centred ranks scaled to unit norm; continuous values have no ties, so argsort ranks."""
+    ranks = np.argsort(np.argsort(x)).astype(float)
+    ranks -= ranks.mean()
+    return ranks / np.linalg.norm(ranks)
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+    """Spearman correlation of two tie-free samples (noiseless objectives are continuous)."""
+    return float(_unit_ranks(a) @ _unit_ranks(b))
 
 
 @dataclass(frozen=True)
@@ -64,17 +71,13 @@ def _fit_share(z_t: np.ndarray, blur: np.ndarray, target: np.ndarray, want: floa
                ) -> tuple[float, float]:
     """Bisect the share a for Spearman ``want`` between a z_t + sqrt(1-a^2) blur and the target
     (continuous values: no ties, so ranks come from argsort); returns (share, realised)."""
-    target_ranks = np.argsort(np.argsort(target)).astype(float)
-    target_ranks -= target_ranks.mean()
-    target_ranks /= np.linalg.norm(target_ranks)
+    target_ranks = _unit_ranks(target)
 
     def corr(share: float) -> float:
-        ranks = np.argsort(np.argsort(share * z_t + math.sqrt(1 - share**2) * blur)).astype(float)
-        ranks -= ranks.mean()
-        return float(ranks @ target_ranks / np.linalg.norm(ranks))
+        return float(_unit_ranks(share * z_t + math.sqrt(1 - share**2) * blur) @ target_ranks)
 
     low, high = -1.0, 1.0
-    for _ in range(40):
+    for _ in range(30):
         mid = 0.5 * (low + high)
         low, high = (mid, high) if corr(mid) < want else (low, mid)
     c_low, c_high = corr(low), corr(high)

@@ -109,8 +109,11 @@ def test_cheap_rung_rank_correlation_matches_the_spec(corr):
 
 
 def _random_mixtures(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    alphas = rng.choice([0.05, 0.3, 1.0, 5.0], size=n)
-    return np.vstack([rng.dirichlet(np.full(k, a)) for a in alphas])
+    """Dirichlet draws with mixed concentration (spiky to near-uniform), via normalised gammas."""
+    alphas = rng.choice([0.05, 0.3, 1.0, 5.0], size=(n, 1))
+    g = rng.gamma(np.broadcast_to(alphas, (n, k)))
+    g[g.sum(axis=1) == 0, 0] = 1.0  # underflow at tiny alpha: fall back to a vertex
+    return g / g.sum(axis=1, keepdims=True)
 
 
 @pytest.mark.parametrize("which", ["interior", "face"])
@@ -150,13 +153,13 @@ def test_face_optimum_leaves_out_exactly_the_harmful_domains(face):
 def test_replicate_evaluations_have_the_requested_noise(interior, rung):
     w = interior.optimum_weights
     rng = np.random.default_rng(7)
-    draws = [interior.evaluate(w, rung, rng) for _ in range(4000)]
+    draws = [interior.evaluate(w, rung, rng) for _ in range(2500)]
     values = np.array([m["loss"] for m, _ in draws])
     costs = np.array([c for _, c in draws])
     r = interior.rungs.index(rung)
-    assert values.std(ddof=1) == pytest.approx(interior.noise_sd[r], rel=0.05)
+    assert values.std(ddof=1) == pytest.approx(interior.noise_sd[r], rel=0.05)  # 3.5 sigma
     assert values.mean() == pytest.approx(float(interior.truth(w, rung)),
-                                          abs=4 * interior.noise_sd[r] / np.sqrt(4000))
+                                          abs=4 * interior.noise_sd[r] / np.sqrt(2500))
     assert costs.mean() == pytest.approx(interior.rung_costs[r], rel=0.01)
     # The target noise is the requested fraction of the target's spread over the pool.
     pool = _weights(interior.table[interior.table[runs.RUNG] == "r0"])
