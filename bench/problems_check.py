@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from admire import runs
 from admire.problems import ADMIRE_TABLE, ladder_order
 from admire.problems.presets import PRESETS
 from admire.problems.synthetic import SyntheticProblem, SyntheticSpec, generate
+from admire.schema import runs
 
 OUT = Path(__file__).parent / "results"
 SPEED_SPEC = SyntheticSpec(k=100, rows_per_rung=(1500, 400, 100), cost_ratio=100.0,

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from admire import runs
 from admire.errors import ConfigError
 from admire.problems import olmix
 from admire.problems.presets import PRESETS
 from admire.problems.synthetic import SyntheticProblem, SyntheticSpec, generate
+from admire.schema import runs
 
 ADMIRE_TABLE = Path(__file__).resolve().parents[2] / "runs_dataset" / "admire_ift_runs.parquet"
 MULTI_RUNG_BUDGET = 20.0  # target-run units; ADMIRE-like tables hold 76 target runs

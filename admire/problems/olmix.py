@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from admire import runs
 from admire.errors import ValidationError
+from admire.schema import runs
 
 OLMIX_DIR = Path(__file__).resolve().parents[2] / "runs_dataset" / "olmix_swarm"
 RATIOS = "full_recomputation_ratios.csv"

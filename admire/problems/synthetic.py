@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from admire import runs
 from admire.errors import ConfigError, ValidationError
 from admire.problems.mixing_law import MixingLaw, draw_law, kkt, minimize_law, plant
 from admire.problems.proxy_rungs import GenerationError, RungResponse, calibrate, spearman
+from admire.schema import runs
 
 METRIC = "loss"
 OBJECTIVE = runs.METRIC_PREFIX + METRIC

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from admire import runs
 from admire.errors import ValidationError
 from admire.problems import olmix
+from admire.schema import runs
 
 
 @pytest.fixture(scope="module")

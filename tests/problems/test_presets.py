@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admire import runs
 from admire.problems.presets import PRESETS
 from admire.problems.proxy_rungs import SHARED_TOL
 from admire.problems.synthetic import generate
+from admire.schema import runs
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from admire import runs
 from admire.errors import ConfigError
 from admire.problems import (
     ADMIRE_OBJECTIVES,
@@ -15,6 +14,7 @@ from admire.problems import (
     olmix_problem,
     synthetic_problems,
 )
+from admire.schema import runs
 
 
 @pytest.fixture(scope="module")

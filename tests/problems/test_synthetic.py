@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from admire import runs
 from admire.errors import ConfigError, ValidationError
 from admire.problems.proxy_rungs import SHARED_TOL
 from admire.problems.synthetic import SyntheticSpec, generate
+from admire.schema import runs
 
 POOL_TOL = 0.1  # over all of a rung's mixtures: the direction search gets within ~0.08
 
