@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from admire.errors import AdmireError
+from admire.errors import AdmireError, ValidationError
 
 app = typer.Typer(help="Multi-fidelity Bayesian optimisation of training-data mixtures.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -49,32 +49,56 @@ def runs_import(
     out: Annotated[Path, typer.Option("--out", help="Runs table to write (.parquet or .csv).")],
     fidelity_column: Annotated[str, typer.Option(help="Column naming each run's rung.")],
     fidelity_order: Annotated[str, typer.Option(help="Rungs, cheapest first, target last: A,B,C")],
-    weight_prefix: Annotated[str, typer.Option(help="Prefix of weight columns.")] = "ratio_",
-    metric_prefix: Annotated[str, typer.Option(help="Prefix of metric columns.")] = "metric_",
+    weight_columns: Annotated[str | None, typer.Option(
+        help="Weight columns by name: code,math,web (each name is a domain).")] = None,
+    weight_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of weight columns, removed from the domain names [default: ratio_, unless "
+             "--weight-columns is given]")] = None,
+    metric_columns: Annotated[str | None, typer.Option(
+        help="Metric columns by name: loss,acc.")] = None,
+    metric_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of metric columns, removed from the metric names [default: metric_, "
+             "unless --metric-columns is given]")] = None,
     cost_column: Annotated[str | None, typer.Option(help="Column holding each run's cost.")] = None,
     rung_cost: Annotated[str | None, typer.Option(help="Fixed cost per rung: A=0.1,B=1")] = None,
     fidelity_values: Annotated[str | None, typer.Option(
         help="Numeric fidelity per rung: A=0.5,B=3 (default: cost / target cost)")] = None,
+    run_id_column: Annotated[str | None, typer.Option(
+        help="Column of unique run ids to keep (default: <study>-00000, ...).")] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        help="Field delimiter: ',' ';' '|' or tab (default: detected).")] = None,
     study: Annotated[str | None, typer.Option(help="Study name (default: file stem).")] = None,
     weight_tol: Annotated[float, typer.Option(help="Accepted |sum of weights - 1|.")] = 0.01,
 ) -> None:
-    """Import a wide CSV (like ADMIRE IFT Runs) into the runs-table schema."""
+    """Import a wide CSV (like ADMIRE IFT Runs) into the runs-table schema.
+
+    Weight and metric columns are chosen by name (--weight-columns, --metric-columns), by
+    prefix (--weight-prefix, --metric-prefix), or both; a report lists what was found and what
+    was ignored, and flags column names that look like typos.
+    """
     from admire.app import importer
+    from admire.app.csv_input import parse_delimiter
     from admire.schema import runs
 
     result = importer.import_wide_csv(
         src, fidelity_column=fidelity_column, fidelity_order=_split(fidelity_order),
-        weight_prefix=weight_prefix, metric_prefix=metric_prefix, cost_column=cost_column,
+        weight_columns=_split(weight_columns) if weight_columns else None,
+        weight_prefix=weight_prefix,
+        metric_columns=_split(metric_columns) if metric_columns else None,
+        metric_prefix=metric_prefix, run_id_column=run_id_column,
+        delimiter=parse_delimiter(delimiter), cost_column=cost_column,
         rung_costs=importer.parse_mapping(rung_cost, option="--rung-cost"),
         fidelity_values=importer.parse_mapping(fidelity_values, option="--fidelity-values"),
         study=study, weight_tol=weight_tol)
-    runs.write_runs(result.table, out, rungs=_split(fidelity_order))
-    console.print(f"wrote {len(result.table)} runs to {out}")
-    _print_report(result.report)
-    fids = ", ".join(f"{k}={v:.4g}" for k, v in result.rung_fidelity.items())
-    console.print(f"fidelity per rung: {fids}")
-    if result.ignored_columns:
-        console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
+    try:
+        runs.write_runs(result.table, out, rungs=_split(fidelity_order))
+    except OSError as exc:
+        raise ValidationError(f"cannot write: {exc.strerror or exc}", where=str(out)) from None
+    for line in importer.report_lines(result, str(src)):
+        console.print(line, highlight=False, markup=False)
+    for flag in result.typos:
+        err_console.print(f"[yellow]warning:[/] probable typo: {flag}", highlight=False)
+    console.print(f"wrote {len(result.table)} runs to {out}", highlight=False)
 
 
 def _print_report(report: Any) -> None:
