@@ -211,6 +211,9 @@ def main() -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err_console.print(f"[bold red]error:[/] {escape(message + hint)}", highlight=False)
         sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:  # end of input at a prompt
+        err_console.print("aborted", highlight=False)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

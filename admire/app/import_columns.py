@@ -58,10 +58,17 @@ def close_names(a: str, b: str) -> bool:
     return edit_distance(a.lower(), b.lower()) <= limit
 
 
-def closest(name: str, candidates: Sequence[str]) -> str | None:
-    """The candidate a mistyped ``name`` most likely meant, if any is close."""
-    near = [c for c in candidates if close_names(name, c) or c.lower() == name.lower()]
-    return min(near, key=lambda c: edit_distance(name.lower(), c.lower()), default=None)
+def closest(name: str, candidates: Sequence[str], *, strict: bool = False) -> str | None:
+    """The candidate a mistyped ``name`` most likely meant, if any is close. ``strict`` applies
+    :func:`close_names`'s exceptions; a name that matched nothing gets suggestions without them
+    (``wbe`` -> ``web``)."""
+    def distance(c: str) -> int:
+        return edit_distance(name.lower(), c.lower())
+
+    limit = 1 if len(name) <= 10 else 2
+    near = [c for c in candidates if c != name and (
+        close_names(name, c) if strict else distance(c) <= limit)]
+    return min(near, key=distance, default=None)
 
 
 def select(columns: Sequence[str], *, what: str, listed: Sequence[str] | None,
@@ -116,7 +123,7 @@ def probable_typos(ignored: Sequence[str], selections: Sequence[Selection]) -> l
                           "a typo of the other, one domain was split into two"
                           for b, col_b in pairs[i + 1:] if close_names(a, b)]
         for column in ignored:
-            near = closest(column, chosen)
+            near = closest(column, chosen, strict=True)
             if near is not None:
                 flags.append(f"ignored column {column!r} is close to {sel.what} column "
                              f"{near!r}: a typo?")

@@ -11,6 +11,7 @@ the file.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,8 @@ def _in_file_terms(exc: runs.CellError, data: UserCsv, names: Mapping[str, str],
     if exc.column is not None:
         where += f", column {names.get(exc.column, exc.column)!r}"
     hint = "".join(f"; note: {flag}" for flag in typos)
+    if re.fullmatch(r"not a number: '-?\d*,\d+'", exc.problem):
+        hint += "; decimal commas are not read: save the file with '.' as the decimal mark"
     return ValidationError(exc.problem + hint, where=where)
 
 

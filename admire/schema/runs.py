@@ -114,9 +114,8 @@ def _place(source: str, df: pd.DataFrame, idx: int, column: str | None) -> str:
 
 
 class CellError(ValidationError):
-    """A :class:`ValidationError` about cells: ``rows`` (0-based table rows, the reported one
-    first) and ``column`` (None for a whole row) say where in structured form, so a caller that
-    built the table from a user's file (the importer) can name the place in the file's terms."""
+    """Bad cells, placed also as data: ``rows`` (0-based, the reported one first) and ``column``
+    (None: the whole row), so the importer can name them in the file's own terms."""
 
     def __init__(self, message: str, *, where: str, rows: Sequence[int],
                  column: str | None) -> None:

@@ -231,6 +231,10 @@ def test_errors_use_the_users_column_names_and_file_lines(tmp_path):
         _import(src, weight_prefix="mix_", metric_columns=["loss"])
     assert str(err.value) == (f"{src}, data row 2 (line 5), column 'mix_math': not a number: "
                               "'abc'")
+    european = _write(tmp_path, "size;mix_a;mix_b;loss\nS;0,5;0,5;1\n", name="eu.csv")
+    with pytest.raises(ValidationError, match=r"data row 1 \(line 2\), column 'mix_a': not a "
+                                              r"number: '0,5'; decimal commas are not read"):
+        _import(european, weight_prefix="mix_", metric_columns=["loss"])
     bad_rung = _write(tmp_path, "size,mix_a,mix_b,loss\nS,0.5,0.5,1\nl,0.5,0.5,1\n", name="r.csv")
     with pytest.raises(ValidationError, match=r"data row 2 \(line 3\), column 'size': unknown "
                                               r"fidelity rung 'l' \(did you mean 'L'\?\)"):
