@@ -86,24 +86,14 @@ def import_wide_csv(src: str | Path, *, fidelity_column: str, fidelity_order: Se
     data = read_user_csv(src, delimiter=delimiter)
     source, raw = data.source, data.frame
     order = [r.strip() for r in fidelity_order if r.strip()]
-    if not order:
-        raise ValidationError("give at least one rung, cheapest first", where="--fidelity-order")
-    if len(set(order)) != len(order):
-        raise ValidationError(f"rungs repeat in {order}", where="--fidelity-order")
-    if (cost_column is None) == (not rung_costs):
-        raise ValidationError("give exactly one of --cost-column and --rung-cost",
-                              where="options")
-    for option, mapping in (("--rung-cost", rung_costs), ("--fidelity-values", fidelity_values)):
-        stray = [r for r in mapping or {} if r not in order]
-        if stray:
-            raise ValidationError(f"rungs {stray} are not in --fidelity-order {order}",
-                                  where=option)
+    _check_options(order, cost_column, rung_costs, fidelity_values)
     columns = list(raw.columns)
-    _need_column(fidelity_column, columns, "--fidelity-column", source)
-    _need_column(cost_column, columns, "--cost-column", source)
-    _need_column(run_id_column, columns, "--run-id-column", source)
-    reserved = {c for c in (fidelity_column, cost_column, run_id_column) if c is not None}
-    if len(reserved) < sum(c is not None for c in (fidelity_column, cost_column, run_id_column)):
+    special = {"--fidelity-column": fidelity_column, "--cost-column": cost_column,
+               "--run-id-column": run_id_column}
+    for option, name in special.items():
+        _need_column(name, columns, option, source)
+    reserved = {c for c in special.values() if c is not None}
+    if len(reserved) < sum(c is not None for c in special.values()):
         raise ValidationError("the fidelity, cost and run-id columns must differ",
                               where="options")
     weights = cols.select(columns, what="weight", listed=weight_columns, prefix=weight_prefix,
@@ -138,6 +128,11 @@ def import_wide_csv(src: str | Path, *, fidelity_column: str, fidelity_order: Se
             cost = runs._as_float(raw.assign(**{runs.RUN_ID: ids}), cost_column, source)
         except runs.CellError as exc:
             raise _in_file_terms(exc, data, names, shown_ids, []) from None
+        bad = np.flatnonzero(~(np.isfinite(cost.to_numpy()) & (cost.to_numpy() >= 0)))
+        if len(bad):  # before fidelities are derived from the costs, which it would skew
+            raise ValidationError(f"cost must be a finite number >= 0, got {cost.iloc[bad[0]]}",
+                                  where=f"{source}, {data.row_label(int(bad[0]))}, column "
+                                        f"{cost_column!r}")
     else:
         missing = [r for r in order if r not in rung_costs and (rung == r).any()]
         if missing:
@@ -163,6 +158,23 @@ def import_wide_csv(src: str | Path, *, fidelity_column: str, fidelity_order: Se
     return ImportResult(validated, report, rung_fidelity, ignored, dict(weights.names),
                         dict(metrics.names), {r: int((rung == r).sum()) for r in order}, typos,
                         data.delimiter, data.sniffed, data.skipped_rows, run_id_column)
+
+
+def _check_options(order: Sequence[str], cost_column: str | None,
+                   rung_costs: Mapping[str, float] | None,
+                   fidelity_values: Mapping[str, float] | None) -> None:
+    if not order:
+        raise ValidationError("give at least one rung, cheapest first", where="--fidelity-order")
+    if len(set(order)) != len(order):
+        raise ValidationError(f"rungs repeat in {list(order)}", where="--fidelity-order")
+    if (cost_column is None) == (not rung_costs):
+        raise ValidationError("give exactly one of --cost-column and --rung-cost",
+                              where="options")
+    for option, mapping in (("--rung-cost", rung_costs), ("--fidelity-values", fidelity_values)):
+        stray = [r for r in mapping or {} if r not in order]
+        if stray:
+            raise ValidationError(f"rungs {stray} are not in --fidelity-order {list(order)}",
+                                  where=option)
 
 
 def _in_file_terms(exc: runs.CellError, data: UserCsv, names: Mapping[str, str],

@@ -281,3 +281,17 @@ def test_cli_import_prints_the_report(tmp_path):
     assert "run ids: from column 'id'" in done.stdout
     assert "ignored columns (1): notes" in done.stdout
     assert runs.read_runs(out)["run_id"].tolist() == ["r1", "r2", "r3"]
+
+
+def test_cost_and_option_errors_name_the_users_column_or_option(tmp_path):
+    src = _write(tmp_path, "size,ratio_a,ratio_b,metric_x,gpu_hours\n"
+                           "S,0.5,0.5,1,2\nL,0.5,0.5,1,-1\n")
+    with pytest.raises(ValidationError, match=r"data row 2 \(line 3\), column 'gpu_hours': cost "
+                                              r"must be a finite number >= 0, got -1.0"):
+        _import(src, cost_column="gpu_hours", rung_costs=None)
+    with pytest.raises(ValidationError, match=r"--rung-cost: rungs \['M'\] are not in "
+                                              r"--fidelity-order \['S', 'L'\]"):
+        _import(src, rung_costs={"S": 1.0, "M": 2.0, "L": 3.0})
+    with pytest.raises(ValidationError, match=r"no column 'gpu_hour' \(--cost-column\); did you "
+                                              r"mean 'gpu_hours'\?"):
+        _import(src, cost_column="gpu_hour", rung_costs=None)
