@@ -29,13 +29,15 @@ logging.basicConfig()
 worker = logging.getLogger("ray._private.worker")
 worker.warning("Started a local Ray instance.")
 worker.warning("a notice that stays")
+logging.getLogger("ray._private.authentication.authentication_token_setup").warning(
+    "Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled ...")
 """
 
 
 def test_known_harmless_warnings_are_hidden_and_nothing_else():
     """Fitting the ICM multi-task GP makes torch warn about sparse invariant checks, once per
-    process (so only a fresh process shows it); importing admire hides that and Ray's start
-    notice, and nothing else."""
+    process (so only a fresh process shows it); importing admire hides that and Ray's start and
+    token-auth notices (logged by ray.init, emulated here), and nothing else."""
     done = subprocess.run([sys.executable, "-c", FIT_MULTI_TASK_GP], capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
