@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 from conftest import DATASET_PARQUET
 
 NOISE = re.compile(r"Sparse invariant checks|SEGFAULT|Started a local Ray instance|"
@@ -52,8 +51,6 @@ def test_runs_info_prints_no_library_noise():
     assert done.stderr == "" and "0.593815" in done.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="mfbo's next_pick imports admire.strategy, gone since the "
-                   "package reshuffle (admire/bo/policies/baselines.py: reported to its owner)")
 def test_replay_with_the_multi_task_gp_prints_no_library_noise(tmp_path):
     done = subprocess.run([sys.executable, "-m", "admire", "replay", str(DATASET_PARQUET),
                            "--objective", "avg_id+ood", "--methods", "mfbo", "--seeds", "1",
