@@ -50,7 +50,6 @@ def check_config(path: str | Path) -> CheckedConfig:
 def summary_lines(checked: CheckedConfig) -> list[str]:
     """A short description of the study the config defines."""
     c = checked.config
-    s = c.strategy
     target = c.ladder.target
     lines = [f"{checked.path}: valid study {c.name!r} ({c.mode} mode)",
              f"domains ({len(c.domains)}):"]
@@ -65,10 +64,8 @@ def summary_lines(checked: CheckedConfig) -> list[str]:
     lines.append(f"objective: {c.objective.metric} ({better} is better; "
                  f"{'minimize' if c.objective.minimize else 'maximize'}); trials score "
                  f"{_proxy_objective(checked.settings.objective)}")
-    share = "no cap" if s.proxy_share is None else f"{s.proxy_share:g} of the budget"
-    lines.append(f"policy: {s.policy} (acquisition {s.acquisition}, surrogate {s.surrogate}, "
-                 f"kernel {s.kernel}, {s.initial_trials} initial trials, proxy rungs: {share}, "
-                 f"seed {s.seed})")
+    options = ", ".join(f"{k} {v}" for k, v in c.policy.options.model_dump().items())
+    lines.append(f"policy: {c.policy.name} ({options or 'no options'}); seed {c.seed}")
     budget = ("none" if c.budget is None else
               f"{c.budget:g} target-rung runs (about {c.budget * target.cost_estimate:g} in "
               "the ladder's cost units)")

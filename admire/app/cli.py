@@ -249,6 +249,11 @@ def replay_command(
     for spec in method_list:
         parse_policy(spec)  # an unknown policy or option fails before any work
     runs.read_runs(table)  # a bad table fails here, with its row and column
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # an unusable --out fails before any work
+    except OSError as exc:
+        raise ValidationError(f"cannot create the output folder: {exc.strerror}",
+                              where=f"--out {out}") from None
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("replay", total=len(method_list) * seeds)

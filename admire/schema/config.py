@@ -124,13 +124,15 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
         raise ConfigError(f"unknown tables {unknown}; allowed: {list(TABLES)}", where=where)
-    for table in ("study", "objective", "ladder", "domain"):
-        if table not in data:
-            raise ConfigError(f"missing table [{table}]", where=where)
-    study = _validated(StudyTable, data["study"], where, ("study",))
-    objective = _validated(ObjectiveConfig, data["objective"], where, ("objective",))
-    ladder = _ladder(data["ladder"], base_dir, where)
-    if not isinstance(data["domain"], list) or not data["domain"]:
+    def table(name: str) -> Any:
+        if name not in data:
+            raise ConfigError(f"missing table [{name}]", where=where)
+        return data[name]
+
+    study = _validated(StudyTable, table("study"), where, ("study",))
+    objective = _validated(ObjectiveConfig, table("objective"), where, ("objective",))
+    ladder = _ladder(table("ladder"), base_dir, where)
+    if not isinstance(table("domain"), list) or not data["domain"]:
         raise ConfigError("expected one or more [[domain]] tables", where=_where(where,
                                                                                 ("domain",)))
     domains = tuple(_validated(DomainConfig, item, where, ("domain", i))

@@ -77,7 +77,7 @@ def test_check_prints_a_summary_of_a_valid_config():
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ("budget = 5.0", "budget = -1", "study.budget: budget must be > 0"),
+    ("budget = 5.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
     ('mean_over = ["dialogue"', 'mean_over = ["dialog"', "unknown domains ['dialog']"),
     ("max_bytes = 2_000_000", "max_bites = 2", "proxy.corpus"),
 ])
@@ -169,9 +169,9 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "replay-missing": (["replay", str(tmp / "nope.parquet"), "--objective", "x"],
                            f"{tmp / 'nope.parquet'}: file not found"),
         "tune-config": (["tune", str(bad_toml), "--out", str(tmp / "out")],
-                        "study.budget: expected int or float, got 'lots'"),
+                        "study.budget: Input should be a valid number, got 'lots'"),
         "recommend-missing": (["recommend", str(tmp / "nothing")], str(tmp / "nothing")),
-        "check-config": (["check", str(bad_toml)], "study.budget: expected int or float"),
+        "check-config": (["check", str(bad_toml)], "study.budget: Input should be a valid number"),
         "check-missing": (["check", str(tmp / "nope.toml")], "nope.toml: file not found"),
         "unknown-command": (["chek", str(bad_toml)], "No such command 'chek'"),
     }
@@ -211,3 +211,19 @@ def test_python_m_admire_exits_2_with_the_error_line(tmp_path):
     done = admire_cli("runs", "info", str(tmp_path / "nope.parquet"))
     assert done.returncode == 2
     assert done.stderr == f"error: {tmp_path / 'nope.parquet'}: file not found\n"
+
+
+def test_recommend_names_a_damaged_study_file(tmp_path):
+    (tmp_path / "study.json").write_text("{", encoding="utf-8")
+    result = invoke("recommend", str(tmp_path))
+    assert result.exit_code == 2
+    assert "study.json: not a readable study file" in result.output
+
+
+def test_replay_refuses_an_unusable_out_before_running(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = invoke("replay", "runs_dataset/admire_ift_runs.parquet", "--objective",
+                    "avg_id+ood", "--methods", "random", "--seeds", "1", "--budget", "1",
+                    "--out", str(blocker / "sub"))
+    assert result.exit_code == 2 and "--out" in result.output
