@@ -264,6 +264,15 @@ class MixtureSurrogate:
         std = self.scaling.std[rungs]
         return mean * std + self.scaling.mean[rungs], var * std**2
 
+    def predict_mean(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
+        """Posterior mean of f per point, in objective units, without the variances (whose
+        cache costs an extra O(n^3) at every new observation)."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
+        with torch.no_grad(), exact(), gpytorch.settings.skip_posterior_variances():
+            mean = self.model.posterior(self._X(weights, rungs)).mean.squeeze(-1).numpy()
+        return mean * self.scaling.std[rungs] + self.scaling.mean[rungs]
+
     def joint(self, weights: np.ndarray, rung: np.ndarray | int) -> tuple[Tensor, Tensor]:
         """Joint posterior mean (n,) and covariance (n, n) of f, in objective units."""
         assert self.model is not None and self.scaling is not None
@@ -276,10 +285,14 @@ class MixtureSurrogate:
             return mean, post.covariance_matrix * std.unsqueeze(-1) * std.unsqueeze(0)
 
     def noise_variance(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
-        """Observation-noise variance per point, in objective units."""
-        _, var_f = self.predict(weights, rung)
-        _, var_y = self.predict(weights, rung, observation_noise=True)
-        return np.clip(var_y - var_f, 1e-12, None)
+        """Observation-noise variance per point, in objective units (read off the likelihood:
+        one noise level per rung for the ICM, one for all for the multi-fidelity GP)."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
+        with torch.no_grad():
+            noise = self.model.likelihood.noise.detach().reshape(-1).numpy()
+        per_point = noise[rungs] if len(noise) > 1 else np.full(len(rungs), noise[0])
+        return np.clip(per_point * self.scaling.std[rungs] ** 2, 1e-12, None)
 
     def rung_correlation(self) -> np.ndarray | None:
         """Learned correlation between rungs (ICM only), for reports."""

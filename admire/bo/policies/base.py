@@ -113,8 +113,10 @@ class Policy(ABC):
         none) when the candidates run out."""
 
     @abstractmethod
-    def recommend(self, history: History) -> Recommendation:
-        """The best mixture at the target rung given ``history`` (at least one observation)."""
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
+        """The best mixture at the target rung given ``history`` (at least one observation);
+        ``interval=False`` may skip the interval where it costs extra (replay scores only the
+        mixture)."""
 
     def state(self) -> dict[str, Any] | None:
         """A fitted model's state to persist with the study (None: nothing to keep)."""

@@ -66,7 +66,7 @@ class RandomTarget(RandomAtRung):
 
     name = "random"
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         return self.best_seen(history)
 
 
@@ -121,7 +121,7 @@ class SingleFidelityBO(RandomAtRung):
             return self.candidate_at(int(rows[best]), float(scores[best]))
         return Candidate(weights[best], self.context.target, None, float(scores[best]))
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         if history.observations.at(self.context.target).n < self.min_points:
             return self.best_seen(history)
         mixtures = self.candidate_mixtures(history)
@@ -143,7 +143,7 @@ class RegMix(RandomAtRung):
     def rung(self) -> int:
         return 0
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         obs = history.observations.at(0)
         mixtures = self.candidate_mixtures(history)
         if obs.n < self.min_points:
