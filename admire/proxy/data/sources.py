@@ -16,6 +16,7 @@ import codecs
 import glob
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from admire.errors import ConfigError, ValidationError
 from admire.proxy.data.builtin import BUILTIN_DOMAINS, BUILTIN_READERS, builtin_fingerprint
 from admire.proxy.data.config import CorpusConfig
 
+log = logging.getLogger("admire.proxy.data")
 USER_SUFFIXES: tuple[str, ...] = (".txt", ".jsonl", ".parquet")
 _GLOB_CHARS = ("*", "?", "[")
 _LINE_LIMIT = 1 << 20  # a .txt line longer than this streams in pieces
@@ -176,7 +178,9 @@ def source_fingerprint(source: DomainSource, config: CorpusConfig) -> dict[str, 
     if source.builtin:
         return builtin_fingerprint(source.source)
     files = user_files(source)
-    if not is_saved_dataset(Path(source.source)):
+    if not is_saved_dataset(Path(source.source)) and len(files) > config.max_files:
+        log.warning("%s: reading the first %d of %d files (raise corpus.max_files to read "
+                    "more)", source.where, config.max_files, len(files))
         files = files[: config.max_files]
     rows = []
     for f in files:

@@ -188,3 +188,13 @@ def test_parquet_without_a_text_column_is_named(tmp_path):
     with pytest.raises(ValidationError, match="cannot read parquet") as err:
         _one(root)
     assert err.value.where == str(root / "b.parquet")
+
+
+def test_a_file_cap_is_announced(tmp_path, shards, caplog):
+    root = shards.jsonl(tmp_path / "many", shards.docs(12), n_shards=6)
+    [src] = resolve_domains([str(root)])
+    with caplog.at_level("WARNING", logger="admire.proxy.data"):
+        prints = source_fingerprint(src, CorpusConfig(max_files=4))
+    assert len(prints["files"]) == 4
+    assert "reading the first 4 of 6 files" in caplog.text
+    assert len(_one(root, CorpusConfig(max_files=4))) == 8
