@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from admire.errors import ValidationError
-from admire.proxy.data.build import DomainScan, build_domain, scan_domain
+from admire.proxy.data.build import DomainScan, build_domain, scan_domain, scan_domains
 from admire.proxy.data.builtin import BUILTIN_DOMAINS
 from admire.proxy.data.config import FORMAT_VERSION, CorpusConfig, default_cache_dir
 from admire.proxy.data.mathgen import generate_math_document
@@ -115,8 +115,7 @@ def _bpe(sources: Sequence[DomainSource], prints: Mapping[str, Any], config: Cor
         with build_lock(path):
             if not path.exists():
                 per_domain = max(1, config.bpe_sample_bytes // len(sources))
-                for s in sources:
-                    scans[s.name] = scan_domain(s, config, sample_bytes=per_domain)
+                scans.update(scan_domains(sources, config, sample_bytes=per_domain))
                 sample = [doc for scan in scans.values() for doc in scan.sample]
                 log.info("training a BPE of %d tokens on %.1f MB", config.bpe_vocab_size,
                          sum(len(d.encode()) for d in sample) / 1e6)

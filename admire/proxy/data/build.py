@@ -4,7 +4,8 @@ Pass 1 (:func:`scan_domain`) counts the documents, because the seeded split is a
 them, and optionally keeps a seeded sample of training documents to train a BPE on. Pass 2
 (:func:`build_domain`) encodes batches of about 4 MiB of text with the tokenizer's batch encoder
 and appends each document to the train or validation file. Memory holds one batch, the split
-mask (one byte per document) and the sample, whatever the domain's size. Progress is logged to
+mask (one byte per document), the BPE sample and at most ``KEEP_BYTES`` of small domains' kept
+documents, whatever the corpus size. Progress is logged to
 ``admire.proxy.data`` every few seconds.
 """
 
@@ -30,7 +31,7 @@ from admire.proxy.data.tokenizers import Tokenizer
 log = logging.getLogger("admire.proxy.data")
 BATCH_BYTES = 4 << 20  # text per encode call: large enough for every core, small in RAM
 BATCH_DOCS = 8192
-KEEP_BYTES = 64 << 20  # a domain up to this size is read once: pass 1 keeps its documents
+KEEP_BYTES = 64 << 20  # documents pass 1 may keep for pass 2 (small domains are read once)
 PROGRESS_SECONDS = 10.0
 
 
@@ -104,14 +105,16 @@ class DomainScan:
         return self.docs if self.docs is not None else iter_documents(self.source, config)
 
 
-def scan_domain(source: DomainSource, config: CorpusConfig, sample_bytes: int = 0
-                ) -> DomainScan:
+def scan_domain(source: DomainSource, config: CorpusConfig, sample_bytes: int = 0,
+                keep_bytes: int | None = None) -> DomainScan:
     """Count a domain's documents; with ``sample_bytes`` also keep a seeded sample of about
-    that much training text (validation documents are never in it)."""
+    that much training text (validation documents are never in it). A domain of at most
+    ``keep_bytes`` (default ``KEEP_BYTES``) keeps its documents for pass 2."""
+    limit = KEEP_BYTES if keep_bytes is None else keep_bytes
     reservoir = _Reservoir(int(sample_bytes / (1 - config.val_frac)) if sample_bytes else 0,
                            seed=f"{config.seed}:{source.name}")
     progress = Progress(f"counting {source.name}")
-    kept: list[tuple[str, int]] | None = []
+    kept: list[tuple[str, int]] | None = [] if limit > 0 else None
     n = 0
     for doc, nbytes in iter_documents(source, config):
         reservoir.offer(n, doc, nbytes)
@@ -119,7 +122,7 @@ def scan_domain(source: DomainSource, config: CorpusConfig, sample_bytes: int = 
         progress.add(nbytes)
         if kept is not None:
             kept.append((doc, nbytes))
-            if progress.bytes > KEEP_BYTES:
+            if progress.bytes > limit:
                 kept = None
     check_doc_count(n, source)
     sample = (reservoir.take(split_mask(n, source.name, config), sample_bytes)
@@ -127,6 +130,20 @@ def scan_domain(source: DomainSource, config: CorpusConfig, sample_bytes: int = 
     log.info("counted %s: %d documents, %.1f MB in %.1f s", source.name, n,
              progress.bytes / 1e6, progress.seconds)
     return DomainScan(source, n, progress.bytes, progress.seconds, sample, kept)
+
+
+def scan_domains(sources: Iterable[DomainSource], config: CorpusConfig, sample_bytes: int = 0
+                 ) -> dict[str, DomainScan]:
+    """Pass 1 over several domains (a BPE needs all their samples before any tokenizing);
+    together they keep at most ``KEEP_BYTES`` of documents."""
+    out: dict[str, DomainScan] = {}
+    budget = KEEP_BYTES
+    for source in sources:
+        scan = scan_domain(source, config, sample_bytes, keep_bytes=budget)
+        if scan.docs is not None:
+            budget -= scan.text_bytes
+        out[source.name] = scan
+    return out
 
 
 def batches(docs: Iterable[tuple[str, int]]) -> Iterator[tuple[list[str], int]]:

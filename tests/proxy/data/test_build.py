@@ -86,3 +86,13 @@ def test_progress_is_logged(tmp_path, shards, monkeypatch, caplog):
     assert any(m.startswith("counting d: ") for m in messages)
     assert any(m.startswith("tokenizing d: ") and "%" in m and "tok/s" in m for m in messages)
     assert any(m.startswith("tokenized d: ") for m in messages)
+
+
+def test_scanning_many_domains_keeps_a_bounded_total(tmp_path, shards, monkeypatch):
+    sources = [_source(tmp_path, shards, n=60, seed=i) for i in range(3)]
+    sources = [type(s)(f"d{i}", s.source) for i, s in enumerate(sources)]
+    one = scan_domain(sources[0], CorpusConfig()).text_bytes
+    monkeypatch.setattr(build, "KEEP_BYTES", int(1.5 * one))
+    scans = build.scan_domains(sources, CorpusConfig(), sample_bytes=1_000)
+    assert [s.docs is not None for s in scans.values()] == [True, False, False]
+    assert all(s.sample for s in scans.values())
