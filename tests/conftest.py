@@ -25,3 +25,15 @@ def admire_table():
     from admire.schema import runs
 
     return runs.read_runs(DATASET_PARQUET)
+
+
+@pytest.fixture(scope="session")
+def shards():
+    """Writers of user-domain shards and a local tokenizer folder (``tests/shards.py``)."""
+    from types import SimpleNamespace
+
+    import shards as writers
+
+    return SimpleNamespace(docs=writers.docs, parquet=writers.parquet_shards,
+                           jsonl=writers.jsonl_shards, dataset=writers.saved_dataset,
+                           tokenizer=writers.tokenizer_folder)

@@ -35,6 +35,7 @@ KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 FIT_MAXITER = 100  # L-BFGS iterations from the default hyperparameters
 EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTorch's CG
+MIN_LOO = 5  # leave-one-out z-scores needed at a rung to calibrate its intervals alone
 
 
 def exact() -> gpytorch.settings.max_cholesky_size:
@@ -293,6 +294,50 @@ class MixtureSurrogate:
             noise = self.model.likelihood.noise.detach().reshape(-1).numpy()
         per_point = noise[rungs] if len(noise) > 1 else np.full(len(rungs), noise[0])
         return np.clip(per_point * self.scaling.std[rungs] ** 2, 1e-12, None)
+
+    def loo_z(self, rung: int) -> np.ndarray:
+        """Leave-one-mixture-out z-scores at ``rung``: for each observation there, its value
+        predicted with every observation of its mixture left out (at all rungs: a mixture the
+        model has not seen at all), as (y - mu) / sd of a new run, hyperparameters fixed.
+
+        Closed form (Rasmussen and Williams 5.4.2, for a block B of left-out points): with
+        a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1.
+        A calibrated model gives z-scores of unit spread; larger ones mean its intervals are
+        too narrow for mixtures it has not seen."""
+        assert self.model is not None and self.data is not None
+        at_rung = np.flatnonzero(self.data.rung == rung)
+        if not len(at_rung):
+            return np.zeros(0)
+        X = self.model.transform_inputs(self._X(self.data.weights, self.data.rung))
+        keys = [tuple(row) for row in np.round(self.data.weights, 6).tolist()]
+        with torch.no_grad(), exact():
+            prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
+                else self.model.likelihood(self.model.forward(X))
+            residual = self.model.train_targets.reshape(-1) - prior.mean.reshape(-1)
+            inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
+            alpha = inverse @ residual
+            z = []
+            for i in at_rung:
+                block = [j for j, key in enumerate(keys) if key == keys[i]]
+                cov = torch.linalg.inv(inverse[block][:, block])
+                r = cov @ alpha[block]
+                k = block.index(int(i))
+                z.append(float(r[k] / torch.sqrt(cov[k, k])))
+        return np.array(z)
+
+    def interval_scale(self, rung: int) -> float:
+        """How much to widen the model's predictive sd at ``rung`` for a 90% interval that
+        covers 90% of runs it has not seen: the 90th percentile of the leave-one-out |z| at
+        that rung (every rung's, while it has fewer than :data:`MIN_LOO` runs) over the
+        Gaussian's 1.645, never below 1 (a split-conformal correction; the GP's marginal
+        likelihood makes it overconfident away from its data)."""
+        assert self.data is not None
+        z = self.loo_z(rung)
+        if len(z) < MIN_LOO:
+            z = np.concatenate([self.loo_z(r) for r in np.unique(self.data.rung)])
+        if len(z) < MIN_LOO:
+            return 1.0
+        return max(1.0, float(np.quantile(np.abs(z), 0.9)) / 1.6448536269514722)
 
     def rung_correlation(self) -> np.ndarray | None:
         """Learned correlation between rungs (ICM only), for reports."""

@@ -33,6 +33,7 @@ for _name in ("ax", "ax.api.client", "ax.generation_strategy", "ax.core.experime
 
 COST_METRIC = "cost"  # the Ax tracking metric holding each trial's cost
 CANDIDATE_KEY = "admire_candidate"  # run metadata: the pool row a trial ran
+REFERENCE_KEY = "admire_reference"  # run metadata: the reference mixture a trial trains
 OBJECTIVE_KEY = "admire_objective"  # experiment property: the metric's real name
 
 

@@ -27,7 +27,13 @@ from admire.errors import AdmireError, ConfigError, ValidationError
 from admire.evaluators.base import Proposal
 from admire.schema import runs
 from admire.schema.config import StudyConfig, check_same_study
-from admire.study.ax_bridge import COST_METRIC, AxRecord, new_experiment, trial_point
+from admire.study.ax_bridge import (
+    COST_METRIC,
+    REFERENCE_KEY,
+    AxRecord,
+    new_experiment,
+    trial_point,
+)
 from admire.study.budget import Budget
 from admire.study.storage import read_study, write_study
 from admire.study.trials import (
@@ -127,14 +133,17 @@ class Study:
         self._history = None
         return out
 
-    def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str) -> int:
-        """Add a trial chosen outside the policy (an initial design, a user's own run);
-        complete it with :meth:`complete` like any other."""
+    def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str, *,
+               reference: str | None = None) -> int:
+        """Add a trial chosen outside the policy (an initial design, a user's own run, a
+        named ``reference`` mixture); complete it with :meth:`complete` like any other."""
         weights = (self.space.from_dict(mixture) if isinstance(mixture, Mapping)
                    else np.asarray(mixture, dtype=float))
         weights = self.space.check(weights, where="attach")
         fidelity = self.ladder.rung(rung).fidelity
         index = self.ax.attach(self.space.params_from_weights(weights, fidelity), None)
+        if reference is not None:
+            self.experiment.trials[index].update_run_metadata({REFERENCE_KEY: reference})
         self.trials.add(index, weights, self.ladder.names.index(rung), None)
         self._started[index] = pd.Timestamp.now(tz="UTC")
         self._history = None
@@ -224,6 +233,11 @@ class Study:
         return f"{self.config.name}-{trial_index:05d}"
 
     # --- state ---------------------------------------------------------------------------------
+
+    def references(self) -> dict[str, int]:
+        """Reference name -> the trial that trains it."""
+        return {str(self.ax.metadata(i)[REFERENCE_KEY]): i for i in self.ax.indices()
+                if REFERENCE_KEY in self.ax.metadata(i)}
 
     def trials_by_status(self, status: TrialStatus) -> list[int]:
         return self.ax.indices(status)

@@ -47,3 +47,29 @@ def test_noise_variance_is_the_gap_between_the_predictive_and_latent_variance(ki
     _, latent = surrogate.predict(points, rungs)
     _, observed = surrogate.predict(points, rungs, observation_noise=True)
     assert np.allclose(surrogate.noise_variance(points, rungs), observed - latent, rtol=1e-6)
+
+
+def _two_rung_data(seed: int, outliers: int = 0) -> TrainingData:
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(len(EFFECT)), size=30)
+    weights = np.concatenate([weights, weights[:15]])  # 15 mixtures run at both rungs
+    rung = np.repeat([0, 1], [30, 15])
+    y = weights @ EFFECT + 0.1 * rung + rng.normal(0, 0.02, len(rung))
+    y[30:30 + outliers] += 0.5  # target runs far from what the model can explain
+    return TrainingData(weights, rung, y, (0.1, 1.0))
+
+
+def test_leave_one_mixture_out_z_scores_have_unit_spread_when_the_model_fits():
+    surrogate = MixtureSurrogate("icm").fit(_two_rung_data(0))
+    z = surrogate.loo_z(1)
+    assert len(z) == 15
+    assert 0.4 < np.std(z) < 2.0
+    assert surrogate.interval_scale(1) < 2.0
+
+
+def test_interval_scale_widens_when_held_out_runs_miss_the_model():
+    fitted = MixtureSurrogate("icm").fit(_two_rung_data(0)).interval_scale(1)
+    missed = MixtureSurrogate("icm").fit(_two_rung_data(0, outliers=3))
+    assert fitted >= 1.0
+    assert missed.interval_scale(1) > 1.2 * fitted
+    assert set(np.argsort(-missed.loo_z(1))[:2]) <= {0, 1, 2}  # the outliers stand out

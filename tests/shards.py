@@ -1,18 +1,14 @@
-"""Writers of user-domain shards (Parquet, JSONL, saved datasets) and a local tokenizer folder."""
+"""Writers of user-domain shards (Parquet, JSONL, saved datasets) and a local tokenizer folder,
+for the proxy data tests (the ``shards`` fixture in conftest.py hands them out)."""
 
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
-from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-import torch
-
-torch.set_num_threads(1)
 
 _WORDS = ("alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "ember", "lattice",
           "quartz", "meadow", "signal", "vector", "harbor", "cipher", "orbit")
@@ -67,9 +63,3 @@ def tokenizer_folder(root: Path, texts: list[str], vocab_size: int = 400) -> Pat
     PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
                             bos_token="<|endoftext|>").save_pretrained(str(root))
     return root
-
-
-@pytest.fixture(scope="session")
-def shards() -> SimpleNamespace:
-    return SimpleNamespace(docs=docs, parquet=parquet_shards, jsonl=jsonl_shards,
-                           dataset=saved_dataset, tokenizer=tokenizer_folder)
