@@ -22,6 +22,7 @@ from admire.bo.policies.base import Policy, PolicyContext, PolicySpec
 from admire.bo.policies.options import (
     KnowledgeGradientOptions,
     NoOptions,
+    OlmixOptions,
     PolicyOptions,
     ScreenConfirmOptions,
 )
@@ -37,6 +38,7 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "sfbo": (NoOptions, "admire.bo.policies.baselines:SingleFidelityBO"),
     "random": (NoOptions, "admire.bo.policies.baselines:RandomTarget"),
     "regmix": (NoOptions, "admire.bo.policies.baselines:RegMix"),
+    "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
 }
 
 
