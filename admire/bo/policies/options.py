@@ -76,3 +76,8 @@ class OlmixOptions(PolicyOptions):
         "natural", description="natural: the mean of the candidate mixtures (uniform without "
                                "a pool); uniform: equal weights within the bounds")
 
+
+class HyperbandOptions(PolicyOptions):
+    """Hyperband: brackets of successive halving across the rungs."""
+
+    eta: int = Field(3, ge=2, description="keep the top 1/eta of a rung for the next rung")

@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticError
 
 from admire.bo.policies.base import Policy, PolicyContext, PolicySpec
 from admire.bo.policies.options import (
+    HyperbandOptions,
     KnowledgeGradientOptions,
     NoOptions,
     OlmixOptions,
@@ -39,6 +40,7 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "random": (NoOptions, "admire.bo.policies.baselines:RandomTarget"),
     "regmix": (NoOptions, "admire.bo.policies.baselines:RegMix"),
     "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
+    "hyperband": (HyperbandOptions, "admire.bo.policies.hyperband:Hyperband"),
 }
 
 
