@@ -75,3 +75,21 @@ class KnowledgeGradientOptions(ModelOptions):
     proxy_share: float | None = Field(0.1, ge=0, le=1, description="cap on the budget share "
                                                                    "below the target (none: "
                                                                    "no cap)")
+
+
+class OlmixOptions(PolicyOptions):
+    """Olmix: a swarm at the cheapest rung, a log-linear fit, a KL-penalised proposal."""
+
+    swarm_share: float = Field(0.5, ge=0, le=1, description="share of the budget spent on the "
+                                                            "swarm at the cheapest rung")
+    kl_weight: float = Field(1.0, ge=0, description="KL(w || prior) penalty, in swarm standard "
+                                                    "deviations of the objective per nat")
+    prior: Literal["natural", "uniform"] = Field(
+        "natural", description="natural: the mean of the candidate mixtures (uniform without "
+                               "a pool); uniform: equal weights within the bounds")
+
+
+class HyperbandOptions(PolicyOptions):
+    """Hyperband: brackets of successive halving across the rungs."""
+
+    eta: int = Field(3, ge=2, description="keep the top 1/eta of a rung for the next rung")
