@@ -50,7 +50,15 @@ def test_cluster_template_passes_rays_schema():
 
     config = prepare_config(yaml.safe_load((REPO / "ray_cluster" / "cluster.yaml").read_text()))
     validate_config(config)
-    assert "gpu_worker" in config["available_node_types"]
+    types = config["available_node_types"]
+    assert types["head"]["resources"] == {"CPU": 0}  # trials never land on the driver's node
+    assert types["gpu_small"]["resources"] == {"small_gpu": 1}
+    assert types["gpu_large"]["resources"] == {"large_gpu": 4}
+    assert all(types[t]["min_workers"] >= 1 for t in ("gpu_small", "gpu_large"))
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):  # token auth on
+        assert "RAY_AUTH_MODE=token" in config[key][-1]
+        assert "RAY_AUTH_TOKEN_PATH=/home/ray/admire-auth/auth_token" in config[key][-1]
+    assert config["file_mounts"]["/home/ray/admire-auth"] == "~/.ray"
 
 
 def test_an_unreachable_head_is_one_error_line_naming_it(tmp_path):

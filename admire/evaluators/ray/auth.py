@@ -61,6 +61,10 @@ def find_token() -> Token | None:
         value = loader.get_raw_token(ignore_auth_mode=True)
     except AuthenticationError:
         return None
+    finally:
+        # Ray's clients in this process read the cache: leave none, or a token found under
+        # other settings would outlive them (a later ray.init would send a stale one).
+        loader.reset_cache()
     return Token(value, token_source()) if value else None
 
 
