@@ -314,16 +314,17 @@ def submit_command(
     resume: Annotated[bool, typer.Option(help="Resume the study saved in --out.")] = False,
 ) -> None:
     """Submit `admire tune` to a Ray cluster as a Ray job; print how to follow it."""
-    from admire.app.submit import plan_job, submit_job
+    from admire.app.submit import plan_job, submit
 
     plan = plan_job(config, working_dir=working_dir, out=out, python=python, resume=resume)
-    job_id = submit_job(plan, address)
-    console.print(f"submitted study {plan.study!r} as job {job_id}", highlight=False)
+    job = submit(plan, address)
+    console.print(f"submitted study {plan.study!r} as job {job.job_id}", highlight=False)
     console.print(f"entrypoint: {plan.entrypoint}", highlight=False, markup=False)
-    console.print(f"follow it:  ray job logs -f {job_id} --address {address}",
-                  highlight=False, markup=False)
-    console.print(f"status:     ray job status {job_id} --address {address}",
-                  highlight=False, markup=False)
+    console.print(f"follow it:  {job.ray_job('logs', '-f')}", highlight=False, markup=False)
+    console.print(f"status:     {job.ray_job('status')}", highlight=False, markup=False)
+    if job.head.token is not None:
+        console.print(f"auth:       token from {job.head.token.source} (the head uses token "
+                      "auth)", highlight=False, markup=False)
     console.print(f"results:    {plan.out} on the head node (admire recommend <that folder>)",
                   highlight=False, markup=False)
 
