@@ -345,7 +345,11 @@ def recommend_command(
         grid.add_row(domain, f"{weight:.4f}")
     console.print(grid)
     interval = ("" if rec.lower90 is None else
-                f" (90% interval for the mean [{rec.lower90:.5g}, {rec.upper90:.5g}])")
+                f" (90% intervals: the mean [{rec.lower90:.5g}, {rec.upper90:.5g}]")
+    if rec.run_lower90 is not None:
+        interval += f", one new run [{rec.run_lower90:.5g}, {rec.run_upper90:.5g}])"
+    elif interval:
+        interval += ")"
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)

@@ -116,7 +116,7 @@ def plot_mixture(rec: Recommendation | None, path: Path) -> Path:
         ax.set_ylabel("weight")
         ax.set_ylim(0, 1)
         ax.set_title(f"recommended mixture at {rec.rung}: predicted {rec.predicted:.4g} "
-                     f"{interval_text(rec)} (90% for the mean)")
+                     f"{interval_text(rec)}, 90%")
         ax.tick_params(axis="x", rotation=30)
     return _save(fig, path)
 

@@ -139,4 +139,11 @@ class ModelPolicy(Policy):
 
     def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         candidates, i, mean, sd = self._recommend_index(history, sd=interval)
-        return self.recommendation(candidates[i], mean, sd, history)
+        if sd is None:
+            return self.recommendation(candidates[i], mean, sd, history)
+        surrogate = self.model(history)
+        target = self.context.target
+        scale = surrogate.interval_scale(target)
+        noise = float(surrogate.noise_variance(candidates[i:i + 1], target)[0])
+        return self.recommendation(candidates[i], mean, sd, history,
+                                   run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)
