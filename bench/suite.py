@@ -81,7 +81,8 @@ def run_task(task: tuple[str, str, int, float]) -> dict[str, Any]:
 
     name, spec, seed, budget = task
     result = replay_one(replay_problem(name), parse_policy(spec), seed, budget)
-    return {"problem": name, "policy": spec, "seed": seed, "curve": result.curve,
+    return {"problem": name, "policy": spec, "seed": seed, "budget": budget,
+            "curve": result.curve,
             "picks_per_rung": result.picks_per_rung, "seconds": result.seconds,
             "stop_reason": result.stop_reason}
 
@@ -236,6 +237,16 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 # --- main ---------------------------------------------------------------------------------------
 
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _task(row: dict[str, Any]) -> tuple[str, str, int, float]:
+    return (row["problem"], row["policy"], int(row["seed"]), float(row["budget"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -247,6 +258,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="suite")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the seeds already in OUT/NAME.rows.jsonl")
     args = parser.parse_args()
     start = time.time()
     problems = args.problems.split(",") if args.problems else list(all_problems())
@@ -262,13 +275,23 @@ def main() -> None:
                for p in problems}
     tasks = [(p, spec, seed, budgets[p]) for p in problems for spec in policies
              for seed in range(seeds)]
-    rows: list[dict[str, Any]] = []
+    # Every finished seed is appended to NAME.rows.jsonl; a rerun with --resume skips those.
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows_path = args.out / f"{args.name}.rows.jsonl"
+    rows = [row for row in _read_rows(rows_path) if _task(row) in set(tasks)] \
+        if args.resume else []
+    if not args.resume:
+        rows_path.unlink(missing_ok=True)
+    done = {_task(row) for row in rows}
+    todo = [t for t in tasks if t not in done]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
+        futures = [pool.submit(run_task, t) for t in todo]
         for future in as_completed(futures):
             row = future.result()
             rows.append(row)
+            with rows_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
             final = row["curve"][-1][1] if row["curve"] else math.nan
             print(f"[{time.time() - start:7.0f}s] {len(rows)}/{len(tasks)} {row['problem']} "
                   f"{row['policy']} seed {row['seed']}: final regret {final:.4g}, "

@@ -64,9 +64,11 @@ class Recommendation:
 
     - ``lower90``/``upper90``: the mean objective there (the model's posterior);
     - ``run_lower90``/``run_upper90``: what one new training run there will score, seed noise
-      included, widened by ``interval_scale``: the factor that makes the model's intervals
-      cover 90% of its own target runs when each mixture is left out in turn (a GP fitted by
-      marginal likelihood is overconfident away from its data; see bench/calibration.md).
+      included.
+    Both are widened by ``interval_scale``: the factor that makes the model's intervals cover
+    90% of its own target runs when each mixture is left out in turn (a GP fitted by marginal
+    likelihood is overconfident away from its data). Measured coverage, still short of 90%,
+    is in bench/results/calibration.md.
     """
 
     mixture: dict[str, float]

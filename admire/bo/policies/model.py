@@ -145,5 +145,5 @@ class ModelPolicy(Policy):
         target = self.context.target
         scale = surrogate.interval_scale(target)
         noise = float(surrogate.noise_variance(candidates[i:i + 1], target)[0])
-        return self.recommendation(candidates[i], mean, sd, history,
+        return self.recommendation(candidates[i], mean, scale * sd, history,
                                    run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)
