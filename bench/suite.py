@@ -164,6 +164,34 @@ def summarise(rows: list[dict[str, Any]], budgets: dict[str, float]) -> dict[str
 
 # --- reports ------------------------------------------------------------------------------------
 
+def across_suite(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per policy, over every problem: mean rank (1 = best; ties share the mean rank) of the
+    median regret at each checkpoint and of the median AURC, and the number of problems where
+    it ends on the best in the most seeds (ties count for each)."""
+    from scipy.stats import rankdata
+
+    from admire.replay.summary import median
+
+    policies = list(report["policies"])
+    ranks: dict[str, dict[str, list[float]]] = {p: {} for p in policies}
+    wins = dict.fromkeys(policies, 0)
+    for summary in report["problems"].values():
+        methods = summary["methods"]
+        here = [p for p in policies if p in methods]
+        columns = {f"regret@{c:g}": [median([math.inf if v is None else v
+                                             for v in methods[p]["regret_at"].get(f"{c:g}", [])])
+                                     for p in here] for c in CHECKPOINTS}
+        columns["aurc"] = [float(np.median(methods[p]["aurc"])) for p in here]
+        for key, values in columns.items():
+            for p, r in zip(here, rankdata(values), strict=True):
+                ranks[p].setdefault(key, []).append(float(r))
+        ends = {p: sum(v is not None for v in methods[p]["cost_to_best"]) for p in here}
+        for p in here:
+            wins[p] += ends[p] == max(ends.values())
+    return {p: {**{f"mean_rank_{k}": float(np.mean(v)) for k, v in ranks[p].items()},
+                "problems_most_best_at_end": wins[p]} for p in policies}
+
+
 def markdown(report: dict[str, Any]) -> str:
     from admire.app.replay_plots import markdown_table
 
@@ -187,6 +215,14 @@ def markdown(report: dict[str, Any]) -> str:
         cells.append(" / ".join(str(ends.get(p, "-")) for p in (DEFAULT, *BASELINES)))
         cells.append(", ".join(v["loses_at_end_to"]) or "none")
         lines.append("| " + " | ".join(cells) + " |")
+    table = across_suite(report)
+    keys = list(next(iter(table.values())))
+    lines += ["", f"## Across the suite ({len(report['problems'])} problems)", "",
+              "| policy | " + " | ".join(k.replace("_", " ") for k in keys) + " |",
+              "|---|" + "---|" * len(keys)]
+    for policy, row in sorted(table.items(), key=lambda kv: kv[1].get("mean_rank_aurc", 0)):
+        lines.append(f"| {policy} | " + " | ".join(f"{row[k]:.2f}" if isinstance(row[k], float)
+                                                    else str(row[k]) for k in keys) + " |")
     for name, summary in report["problems"].items():
         lines += ["", f"## {name}", "",
                   f"budget {summary['budget']:g} target-run units; rungs "
@@ -258,6 +294,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", default="suite")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild the tables from OUT/NAME.rows.jsonl without running")
     parser.add_argument("--resume", action="store_true",
                         help="keep the seeds already in OUT/NAME.rows.jsonl")
     args = parser.parse_args()
@@ -279,8 +317,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rows_path = args.out / f"{args.name}.rows.jsonl"
     rows = [row for row in _read_rows(rows_path) if _task(row) in set(tasks)] \
-        if args.resume else []
-    if not args.resume:
+        if args.resume or args.report_only else []
+    if args.report_only:
+        tasks = [t for t in tasks if t in {_task(row) for row in rows}]
+    elif not args.resume:
         rows_path.unlink(missing_ok=True)
     done = {_task(row) for row in rows}
     todo = [t for t in tasks if t not in done]
@@ -302,6 +342,7 @@ def main() -> None:
               "policies": policies, "problems": summarise(rows, budgets),
               "wall_seconds": time.time() - start, "machine": platform.platform(),
               "command": "python bench/suite.py " + " ".join(sys.argv[1:])}
+    report["across_suite"] = across_suite(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     (args.out / f"{args.name}.md").write_text(markdown(report))
