@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from admire.errors import AdmireError, ValidationError
@@ -31,7 +32,8 @@ def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except AdmireError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              soft_wrap=True)
             sys.exit(2)
 
     return wrapper
@@ -39,6 +41,35 @@ def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from admire import __version__
+
+        console.print(f"admire {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print the installed admire version and exit.")] = False,
+) -> None:
+    """Multi-fidelity Bayesian optimisation of training-data mixtures."""
+
+
+@app.command("check")
+@clear_errors
+def check_command(
+    config: Annotated[Path, typer.Argument(help="Study config (TOML) for admire tune.")],
+) -> None:
+    """Validate a study config without running anything; print what it defines."""
+    from admire.app.check import check_config, summary_lines
+
+    for line in summary_lines(check_config(config)):
+        console.print(line, highlight=False, markup=False)
 
 
 
@@ -49,32 +80,56 @@ def runs_import(
     out: Annotated[Path, typer.Option("--out", help="Runs table to write (.parquet or .csv).")],
     fidelity_column: Annotated[str, typer.Option(help="Column naming each run's rung.")],
     fidelity_order: Annotated[str, typer.Option(help="Rungs, cheapest first, target last: A,B,C")],
-    weight_prefix: Annotated[str, typer.Option(help="Prefix of weight columns.")] = "ratio_",
-    metric_prefix: Annotated[str, typer.Option(help="Prefix of metric columns.")] = "metric_",
+    weight_columns: Annotated[str | None, typer.Option(
+        help="Weight columns by name: code,math,web (each name is a domain).")] = None,
+    weight_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of weight columns, removed from the domain names [default: ratio_, unless "
+             "--weight-columns is given]")] = None,
+    metric_columns: Annotated[str | None, typer.Option(
+        help="Metric columns by name: loss,acc.")] = None,
+    metric_prefix: Annotated[str | None, typer.Option(
+        help="Prefix of metric columns, removed from the metric names [default: metric_, "
+             "unless --metric-columns is given]")] = None,
     cost_column: Annotated[str | None, typer.Option(help="Column holding each run's cost.")] = None,
     rung_cost: Annotated[str | None, typer.Option(help="Fixed cost per rung: A=0.1,B=1")] = None,
     fidelity_values: Annotated[str | None, typer.Option(
         help="Numeric fidelity per rung: A=0.5,B=3 (default: cost / target cost)")] = None,
+    run_id_column: Annotated[str | None, typer.Option(
+        help="Column of unique run ids to keep (default: <study>-00000, ...).")] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        help="Field delimiter: ',' ';' '|' or tab (default: detected).")] = None,
     study: Annotated[str | None, typer.Option(help="Study name (default: file stem).")] = None,
     weight_tol: Annotated[float, typer.Option(help="Accepted |sum of weights - 1|.")] = 0.01,
 ) -> None:
-    """Import a wide CSV (like ADMIRE IFT Runs) into the runs-table schema."""
+    """Import a wide CSV (like ADMIRE IFT Runs) into the runs-table schema.
+
+    Weight and metric columns are chosen by name (--weight-columns, --metric-columns), by
+    prefix (--weight-prefix, --metric-prefix), or both; a report lists what was found and what
+    was ignored, and flags column names that look like typos.
+    """
     from admire.app import importer
+    from admire.app.csv_input import parse_delimiter
     from admire.schema import runs
 
     result = importer.import_wide_csv(
         src, fidelity_column=fidelity_column, fidelity_order=_split(fidelity_order),
-        weight_prefix=weight_prefix, metric_prefix=metric_prefix, cost_column=cost_column,
+        weight_columns=_split(weight_columns) if weight_columns else None,
+        weight_prefix=weight_prefix,
+        metric_columns=_split(metric_columns) if metric_columns else None,
+        metric_prefix=metric_prefix, run_id_column=run_id_column,
+        delimiter=parse_delimiter(delimiter), cost_column=cost_column,
         rung_costs=importer.parse_mapping(rung_cost, option="--rung-cost"),
         fidelity_values=importer.parse_mapping(fidelity_values, option="--fidelity-values"),
         study=study, weight_tol=weight_tol)
-    runs.write_runs(result.table, out, rungs=_split(fidelity_order))
-    console.print(f"wrote {len(result.table)} runs to {out}")
-    _print_report(result.report)
-    fids = ", ".join(f"{k}={v:.4g}" for k, v in result.rung_fidelity.items())
-    console.print(f"fidelity per rung: {fids}")
-    if result.ignored_columns:
-        console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
+    try:
+        runs.write_runs(result.table, out, rungs=_split(fidelity_order))
+    except OSError as exc:
+        raise ValidationError(f"cannot write: {exc.strerror or exc}", where=str(out)) from None
+    for line in importer.report_lines(result, str(src)):
+        console.print(line, highlight=False, markup=False)
+    for flag in result.typos:
+        err_console.print(f"[yellow]warning:[/] probable typo: {flag}", highlight=False)
+    console.print(f"wrote {len(result.table)} runs to {out}", highlight=False)
 
 
 def _print_report(report: Any) -> None:
@@ -107,32 +162,59 @@ def runs_validate(
 def runs_info(
     path: Annotated[Path, typer.Argument(help="Runs table (.parquet or .csv).")],
     metric: Annotated[str | None, typer.Option(help="Metric for the best value per rung.")] = None,
-    minimize: Annotated[bool, typer.Option(help="Lower is better for --metric.")] = False,
+    minimize: Annotated[bool | None, typer.Option(
+        "--minimize/--maximize",
+        help="Whether lower or higher --metric is better [default: inferred from the name: "
+             "loss, bpb, perplexity/ppl, error, nll are minimised]")] = None,
 ) -> None:
     """Rows per rung, domains, metrics, and the best value per rung for one metric."""
+    from admire.app.metric_direction import metric_direction
     from admire.schema import runs
 
     table = runs.read_runs(path)
+    column = None
+    if metric:
+        try:
+            column = runs.resolve_metric(metric, table)
+        except ValidationError as exc:
+            raise ValidationError(exc.problem, where=f"{path}: --metric") from None
     console.print(f"[bold]{path}[/]: {len(table)} runs")
     console.print(f"domains ({len(runs.domains(table))}): {', '.join(runs.domains(table))}")
     console.print(f"metrics ({len(runs.metrics(table))}): {', '.join(runs.metrics(table))}")
-    column = runs.resolve_metric(metric, table) if metric else None
+    direction = metric_direction(column[2:], minimize) if column else None
     grid = Table("rung", "fidelity", "runs", "mean cost",
-                 *([f"best {column[2:]} ({'min' if minimize else 'max'})"] if column else []))
+                 *([f"best {column[2:]} ({direction.label})"] if column and direction else []))
     order = table.groupby(runs.RUNG, sort=False)[runs.FIDELITY].first().sort_values()
     for rung in order.index:
         rows = table[table[runs.RUNG] == rung]
         cells = [rung, f"{order[rung]:.4g}", str(len(rows)), f"{rows[runs.COST].mean():.4g}"]
-        if column:
+        if column and direction:
             values = rows[column].dropna()
-            best = values.min() if minimize else values.max()
+            best = values.min() if direction.minimize else values.max()
             cells.append(f"{best:.6f}" if len(values) else "-")
         grid.add_row(*cells)
     console.print(grid)
+    if column and direction:
+        console.print(direction.describe(column[2:]), highlight=False, markup=False)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """Console entry point: usage errors (a bad option value, a missing argument) print one
+    ``error:`` line like every other error, instead of a framed panel."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors, as vendored by typer
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is already printed
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(message + hint)}", highlight=False)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:  # end of input at a prompt
+        err_console.print("aborted", highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 @app.command("replay")
@@ -167,6 +249,11 @@ def replay_command(
     for spec in method_list:
         parse_policy(spec)  # an unknown policy or option fails before any work
     runs.read_runs(table)  # a bad table fails here, with its row and column
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # an unusable --out fails before any work
+    except OSError as exc:
+        raise ValidationError(f"cannot create the output folder: {exc.strerror}",
+                              where=f"--out {out}") from None
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("replay", total=len(method_list) * seeds)
@@ -230,16 +317,17 @@ def submit_command(
     resume: Annotated[bool, typer.Option(help="Resume the study saved in --out.")] = False,
 ) -> None:
     """Submit `admire tune` to a Ray cluster as a Ray job; print how to follow it."""
-    from admire.app.submit import plan_job, submit_job
+    from admire.app.submit import plan_job, submit
 
     plan = plan_job(config, working_dir=working_dir, out=out, python=python, resume=resume)
-    job_id = submit_job(plan, address)
-    console.print(f"submitted study {plan.study!r} as job {job_id}", highlight=False)
+    job = submit(plan, address)
+    console.print(f"submitted study {plan.study!r} as job {job.job_id}", highlight=False)
     console.print(f"entrypoint: {plan.entrypoint}", highlight=False, markup=False)
-    console.print(f"follow it:  ray job logs -f {job_id} --address {address}",
-                  highlight=False, markup=False)
-    console.print(f"status:     ray job status {job_id} --address {address}",
-                  highlight=False, markup=False)
+    console.print(f"follow it:  {job.ray_job('logs', '-f')}", highlight=False, markup=False)
+    console.print(f"status:     {job.ray_job('status')}", highlight=False, markup=False)
+    if job.head.token is not None:
+        console.print(f"auth:       token from {job.head.token.source} (the head uses token "
+                      "auth)", highlight=False, markup=False)
     console.print(f"results:    {plan.out} on the head node (admire recommend <that folder>)",
                   highlight=False, markup=False)
 
@@ -260,7 +348,11 @@ def recommend_command(
         grid.add_row(domain, f"{weight:.4f}")
     console.print(grid)
     interval = ("" if rec.lower90 is None else
-                f" (90% interval for the mean [{rec.lower90:.5g}, {rec.upper90:.5g}])")
+                f" (90% intervals: the mean [{rec.lower90:.5g}, {rec.upper90:.5g}]")
+    if rec.run_lower90 is not None:
+        interval += f", one new run [{rec.run_lower90:.5g}, {rec.run_upper90:.5g}])"
+    elif interval:
+        interval += ")"
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)

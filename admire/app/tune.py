@@ -19,9 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
+from ax.core.trial_status import TrialStatus
 from rich.console import Console
 
 from admire.app.proxy_settings import ProxySettings
+from admire.app.references import reference_mixtures, reference_results
 from admire.app.study_plots import write_plots, write_recommendation
 from admire.app.view import TuneView, recommendation_text
 from admire.bo.policies.base import Recommendation
@@ -114,7 +116,11 @@ def prepare_study(config_path: Path, out: Path, resume: bool, console: Console
     corpora, sources = build_study_corpora(given, settings)
     config = with_repetition_bounds(given, corpora.available_tokens())
     if not resume:
-        return Study(config), settings, corpora, sources
+        study = Study(config)
+        target = config.ladder.target.name
+        for name, weights in reference_mixtures(config, corpora.available_tokens()).items():
+            study.attach(weights, target, reference=name)
+        return study, settings, corpora, sources
     study = Study.load(out)
     changed = study.reconfigure(config)
     if changed:
@@ -192,11 +198,13 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
             reruns, failed = resume_running(study) if resume else ([], [])
             for index in failed:
                 view.event(f"trial {index} failed: interrupted twice")
+            # A new study's reference mixtures were attached, not yet started.
+            attached = [] if resume else study.trials_by_status(TrialStatus.RUNNING)
             study.save(out)
             evaluator = RayEvaluator(pool, study.ladder, settings.seed, settings.objective,
                                      max_epochs)
             try:
-                stop = run(study, evaluator, reruns=reruns,
+                stop = run(study, evaluator, reruns=reruns, attached=attached,
                            on_event=LiveHooks(study, pool, out, view))
             except KeyboardInterrupt:
                 study.save(out)
@@ -208,7 +216,8 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
     rec = study.recommend() if study.n_completed else None
     wall = time.monotonic() - t0
     write_recommendation(study, rec, out, {"stop_reason": stop, "wall_s": wall,
-                                           "ray_address": connection.address})
+                                           "ray_address": connection.address,
+                                           "references": reference_results(study)})
     write_plots(study, rec, out)
     return TuneResult(out, study, rec, stop, wall)
 
@@ -224,5 +233,9 @@ def summary_lines(result: TuneResult) -> list[str]:
              "recommendation: " + recommendation_text(result.recommendation)]
     if result.recommendation is not None:
         lines.append(pd.Series(result.recommendation.mixture).round(4).to_string())
+    for ref in reference_results(study):
+        value = "not run" if ref["value"] is None else f"{study.metric} {ref['value']:.4g}"
+        lines.append(f"reference {ref['name']} at {study.ladder.target.name}: {value} "
+                     f"(trial {ref['trial']})")
     lines.append(f"wrote {result.out}/runs.parquet, recommendation.json and plots")
     return lines

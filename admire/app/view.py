@@ -30,7 +30,10 @@ def mixture_text(mixture: dict[str, float], top: int = 4) -> str:
 def interval_text(rec: Recommendation) -> str:
     if rec.lower90 is None or rec.upper90 is None:
         return ""
-    return f" [{rec.lower90:.4g}, {rec.upper90:.4g}]"
+    text = f" (mean [{rec.lower90:.4g}, {rec.upper90:.4g}]"
+    if rec.run_lower90 is not None and rec.run_upper90 is not None:
+        text += f", one new run [{rec.run_lower90:.4g}, {rec.run_upper90:.4g}]"
+    return text + ")"
 
 
 def recommendation_text(rec: Recommendation | None) -> str:

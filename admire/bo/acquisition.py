@@ -26,14 +26,18 @@ HERMITE_NODES = 48
 
 
 def best_predicted(surrogate: MixtureSurrogate, candidates: np.ndarray, target_rung: int,
-                   caution: float = 0.0) -> tuple[int, float, float]:
+                   caution: float = 0.0, *, sd: bool = True) -> tuple[int, float, float | None]:
     """(index, posterior mean, posterior sd) of the best target-rung prediction over
-    ``candidates``, values oriented for maximisation.
+    ``candidates``, values oriented for maximisation; ``sd=False`` skips the variance (None).
 
     ``caution = 0`` is the argmax of the posterior mean; ``caution = z > 0`` maximises the
     lower bound mean - z * sd instead, which prefers mixtures the data supports over ones whose
     high mean is an extrapolation (a pessimistic recommendation rule).
     """
+    if caution == 0 and not sd:
+        mean = surrogate.predict_mean(candidates, target_rung)
+        i = int(np.argmax(mean))
+        return i, float(mean[i]), None
     mean, var = surrogate.predict(candidates, target_rung)
     i = int(np.argmax(mean - caution * np.sqrt(var)))
     return i, float(mean[i]), float(np.sqrt(var[i]))

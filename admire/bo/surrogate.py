@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import gpytorch
 import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -32,6 +33,15 @@ from torch import Tensor
 DTYPE = torch.float64
 KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
+FIT_MAXITER = 100  # L-BFGS iterations from the default hyperparameters
+EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTorch's CG
+MIN_LOO = 5  # leave-one-out z-scores needed at a rung to calibrate its intervals alone
+
+
+def exact() -> gpytorch.settings.max_cholesky_size:
+    """Exact (Cholesky) linear algebra: GPyTorch switches to iterative solvers above 800
+    points, which are slower and approximate at the sizes a study reaches."""
+    return gpytorch.settings.max_cholesky_size(EXACT_UP_TO)
 
 
 @dataclass(frozen=True)
@@ -135,11 +145,9 @@ class MixtureSurrogate:
         self._state: Mapping[str, Tensor] | None = None
         self.scaling: RungScaling | None = None
 
-    def _build(self, data: TrainingData) -> Model:
+    def _build(self, data: TrainingData, scaling: RungScaling) -> Model:
         X = _inputs(data.weights, data.rung, self.kind, data.rung_fidelity)
-        self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity))
-        Y = torch.as_tensor(self.scaling.transform(data.y, data.rung),
-                            dtype=DTYPE).unsqueeze(-1)
+        Y = torch.as_tensor(scaling.transform(data.y, data.rung), dtype=DTYPE).unsqueeze(-1)
         k = data.k
         lo, hi = (self.weight_bounds if self.weight_bounds is not None
                   else (np.zeros(k), np.ones(k)))
@@ -158,34 +166,56 @@ class MixtureSurrogate:
                                          input_transform=Normalize(k + 1, bounds=bounds),
                                          outcome_transform=None)
 
-    def fit(self, data: TrainingData, *, warm_start: bool = True,
-            optimize: bool = True) -> MixtureSurrogate:
-        """Fit to ``data``; start from the previous hyperparameters when shapes allow.
+    def fit(self, data: TrainingData, *, optimize: bool = True,
+            fit_data: TrainingData | None = None) -> MixtureSurrogate:
+        """Condition on ``data``; with ``optimize``, first fit the hyperparameters on
+        ``fit_data`` (default: ``data``), starting from the previous ones when shapes allow.
 
-        ``optimize=False`` only loads the previous hyperparameters (used when resuming a study
-        whose saved state was fitted on this same data, so it predicts exactly as before).
+        ``optimize=False`` keeps the current hyperparameters (a study between refits, or one
+        resumed from a state fitted on this same data, which then predicts exactly as before).
+        The fit is capped (:data:`FIT_MAXITER`, :data:`WARM_MAXITER` iterations): the marginal
+        likelihood is flat along irrelevant lengthscales, and an uncapped L-BFGS spends
+        thousands of evaluations there for a few hundredths of a nat per point.
         """
         if data.n == 0:
             raise ValueError("cannot fit a surrogate without observations")
-        model = self._build(data)
-        if warm_start and self._state is not None:
-            own = model.state_dict()
-            compatible = {k: v for k, v in self._state.items()
-                          if k in own and own[k].shape == v.shape and "outcome_transform" not in k
-                          and "input_transform" not in k}
-            model.load_state_dict(compatible, strict=False)
+        self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity))
         if optimize:
-            options = {"optimizer_kwargs": {"options": {"maxiter": WARM_MAXITER}}} if (
-                warm_start and self._state is not None) else {}
-            try:
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **options)
-            except Exception:  # noqa: BLE001 - a failed warm start retries from the defaults
-                model = self._build(data)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            self._state = self._optimized(fit_data or data)
+        model = self._build(data, self.scaling)
+        self._load(model)
         model.eval()
         self.model, self.data = model, data
         self._state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return self
+
+    def _load(self, model: Model) -> bool:
+        """Load the saved hyperparameters that fit ``model``; False when there are none."""
+        if self._state is None:
+            return False
+        own = model.state_dict()
+        compatible = {k: v for k, v in self._state.items()
+                      if k in own and own[k].shape == v.shape and "outcome_transform" not in k
+                      and "input_transform" not in k}
+        model.load_state_dict(compatible, strict=False)
+        return bool(compatible)
+
+    def _optimized(self, data: TrainingData) -> dict[str, Tensor]:
+        """Hyperparameters fitted on ``data`` by maximum marginal likelihood."""
+        assert self.scaling is not None
+        model = self._build(data, self.scaling)
+        warm = self._load(model)
+        options = {"optimizer_kwargs": {"options": {
+            "maxiter": WARM_MAXITER if warm else FIT_MAXITER}}}
+        try:
+            with exact():
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), **options)
+        except Exception:  # noqa: BLE001 - a failed warm start retries from the defaults
+            model = self._build(data, self.scaling)
+            with exact():
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model),
+                                 optimizer_kwargs={"options": {"maxiter": FIT_MAXITER}})
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def with_pending(self, weights: np.ndarray, rung: np.ndarray) -> MixtureSurrogate:
         """A copy conditioned on pending points at their posterior mean (kriging believer), so
@@ -194,12 +224,13 @@ class MixtureSurrogate:
         if len(weights) == 0:
             return self
         X = self._X(weights, rung)
-        with torch.no_grad():
+        with torch.no_grad(), exact():
             mean = self.model.posterior(X).mean
         believer = MixtureSurrogate(self.kind, kernel=self.kernel,
                                     weight_bounds=self.weight_bounds)
-        believer.model = self.model.condition_on_observations(self.model.transform_inputs(X),
-                                                              mean)
+        with exact():
+            believer.model = self.model.condition_on_observations(
+                self.model.transform_inputs(X), mean)
         believer.model.eval()
         believer.data, believer.scaling, believer._state = self.data, self.scaling, self._state
         return believer
@@ -226,7 +257,7 @@ class MixtureSurrogate:
         in objective units."""
         assert self.model is not None and self.scaling is not None
         rungs = self._rungs(weights, rung)
-        with torch.no_grad():
+        with torch.no_grad(), exact():
             post = self.model.posterior(self._X(weights, rungs),
                                         observation_noise=observation_noise)
             mean = post.mean.squeeze(-1).numpy()
@@ -234,11 +265,20 @@ class MixtureSurrogate:
         std = self.scaling.std[rungs]
         return mean * std + self.scaling.mean[rungs], var * std**2
 
+    def predict_mean(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
+        """Posterior mean of f per point, in objective units, without the variances (whose
+        cache costs an extra O(n^3) at every new observation)."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
+        with torch.no_grad(), exact(), gpytorch.settings.skip_posterior_variances():
+            mean = self.model.posterior(self._X(weights, rungs)).mean.squeeze(-1).numpy()
+        return mean * self.scaling.std[rungs] + self.scaling.mean[rungs]
+
     def joint(self, weights: np.ndarray, rung: np.ndarray | int) -> tuple[Tensor, Tensor]:
         """Joint posterior mean (n,) and covariance (n, n) of f, in objective units."""
         assert self.model is not None and self.scaling is not None
         rungs = self._rungs(weights, rung)
-        with torch.no_grad():
+        with torch.no_grad(), exact():
             post = self.model.posterior(self._X(weights, rungs))
             std = torch.as_tensor(self.scaling.std[rungs], dtype=DTYPE)
             mean = post.mean.squeeze(-1) * std + torch.as_tensor(self.scaling.mean[rungs],
@@ -246,10 +286,58 @@ class MixtureSurrogate:
             return mean, post.covariance_matrix * std.unsqueeze(-1) * std.unsqueeze(0)
 
     def noise_variance(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
-        """Observation-noise variance per point, in objective units."""
-        _, var_f = self.predict(weights, rung)
-        _, var_y = self.predict(weights, rung, observation_noise=True)
-        return np.clip(var_y - var_f, 1e-12, None)
+        """Observation-noise variance per point, in objective units (read off the likelihood:
+        one noise level per rung for the ICM, one for all for the multi-fidelity GP)."""
+        assert self.model is not None and self.scaling is not None
+        rungs = self._rungs(weights, rung)
+        with torch.no_grad():
+            noise = self.model.likelihood.noise.detach().reshape(-1).numpy()
+        per_point = noise[rungs] if len(noise) > 1 else np.full(len(rungs), noise[0])
+        return np.clip(per_point * self.scaling.std[rungs] ** 2, 1e-12, None)
+
+    def loo_z(self, rung: int) -> np.ndarray:
+        """Leave-one-mixture-out z-scores at ``rung``: for each observation there, its value
+        predicted with every observation of its mixture left out (at all rungs: a mixture the
+        model has not seen at all), as (y - mu) / sd of a new run, hyperparameters fixed.
+
+        Closed form (Rasmussen and Williams 5.4.2, for a block B of left-out points): with
+        a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1.
+        A calibrated model gives z-scores of unit spread; larger ones mean its intervals are
+        too narrow for mixtures it has not seen."""
+        assert self.model is not None and self.data is not None
+        at_rung = np.flatnonzero(self.data.rung == rung)
+        if not len(at_rung):
+            return np.zeros(0)
+        X = self.model.transform_inputs(self._X(self.data.weights, self.data.rung))
+        keys = [tuple(row) for row in np.round(self.data.weights, 6).tolist()]
+        with torch.no_grad(), exact():
+            prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
+                else self.model.likelihood(self.model.forward(X))
+            residual = self.model.train_targets.reshape(-1) - prior.mean.reshape(-1)
+            inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
+            alpha = inverse @ residual
+            z = []
+            for i in at_rung:
+                block = [j for j, key in enumerate(keys) if key == keys[i]]
+                cov = torch.linalg.inv(inverse[block][:, block])
+                r = cov @ alpha[block]
+                k = block.index(int(i))
+                z.append(float(r[k] / torch.sqrt(cov[k, k])))
+        return np.array(z)
+
+    def interval_scale(self, rung: int) -> float:
+        """How much to widen the model's predictive sd at ``rung`` for a 90% interval that
+        covers 90% of runs it has not seen: the 90th percentile of the leave-one-out |z| at
+        that rung (every rung's, while it has fewer than :data:`MIN_LOO` runs) over the
+        Gaussian's 1.645, never below 1 (a split-conformal correction; the GP's marginal
+        likelihood makes it overconfident away from its data)."""
+        assert self.data is not None
+        z = self.loo_z(rung)
+        if len(z) < MIN_LOO:
+            z = np.concatenate([self.loo_z(r) for r in np.unique(self.data.rung)])
+        if len(z) < MIN_LOO:
+            return 1.0
+        return max(1.0, float(np.quantile(np.abs(z), 0.9)) / 1.6448536269514722)
 
     def rung_correlation(self) -> np.ndarray | None:
         """Learned correlation between rungs (ICM only), for reports."""

@@ -10,7 +10,8 @@ Two guarantees the optimiser relies on:
   optimiser the matching box constraint ``w_i <= max_epochs_i * available_i / T``.
 
 Sequences are drawn lazily (a plan of ``(domain, start)`` windows), so a GPU rung with billions
-of tokens never materialises its whole stream.
+of tokens never materialises its whole stream, and streams may be memory maps of any size: a
+trial reads (and pages in) only its own windows.
 """
 
 from __future__ import annotations
@@ -199,11 +200,18 @@ class MixtureSample:
         return out
 
 
+# A whole-epoch permutation costs 8 bytes per window. Up to this many windows it is what earlier
+# versions drew, so studies on small domains keep their exact samples; above, only the windows a
+# trial needs are drawn (Floyd's algorithm inside ``Generator.choice``), whatever the domain size.
+FULL_PERMUTATION_WINDOWS = 1 << 20
+
+
 def _window_starts(n_avail: int, seq_len: int, needed: int, rng: np.random.Generator
                    ) -> np.ndarray:
     """``needed`` window starts: each epoch a random offset, then a shuffled tiling of the stream.
 
     Windows within an epoch never overlap, so no token repeats before the stream is exhausted.
+    Memory is O(needed), not O(stream), for streams of more than ``FULL_PERMUTATION_WINDOWS``.
     """
     per_epoch = n_avail // seq_len
     if per_epoch == 0 and needed > 0:
@@ -214,14 +222,23 @@ def _window_starts(n_avail: int, seq_len: int, needed: int, rng: np.random.Gener
     have = 0
     while have < needed:
         offset = int(rng.integers(0, slack + 1))
-        out.append(offset + seq_len * rng.permutation(per_epoch))
-        have += per_epoch
-    return np.concatenate(out)[:needed] if out else np.zeros(0, np.int64)
+        take = min(per_epoch, needed - have)
+        if per_epoch <= FULL_PERMUTATION_WINDOWS or take == per_epoch:
+            tiles = rng.permutation(per_epoch)[:take]
+        else:
+            tiles = rng.choice(per_epoch, size=take, replace=False)
+        out.append(offset + seq_len * tiles)
+        have += take
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def sample_mixture(streams: Mapping[str, np.ndarray], plan: MixturePlan, seed: int
                    ) -> MixtureSample:
-    """Draw the plan's exact per-domain counts as shuffled ``seq_len`` windows, seeded."""
+    """Draw the plan's exact per-domain counts as shuffled ``seq_len`` windows, seeded.
+
+    ``streams`` may be memory maps: they are kept as given (never copied), and a sequence reads
+    only its own window.
+    """
     names = list(plan.counts)
     missing = [n for n in names if n not in streams]
     if missing:
@@ -249,7 +266,7 @@ def sample_mixture(streams: Mapping[str, np.ndarray], plan: MixturePlan, seed: i
     seq_domain = np.concatenate(dom_parts + [np.full(len(mixed), -1, dtype=np.int64)])
     seq_start = np.concatenate(start_parts + [np.arange(len(mixed), dtype=np.int64)])
     order = rng.permutation(seq_domain.size)
-    return MixtureSample(plan, [np.asarray(streams[n]) for n in names], names,
+    return MixtureSample(plan, [streams[n] for n in names], names,
                          seq_domain[order], seq_start[order], mixed)
 
 

@@ -54,7 +54,7 @@ def replay_one(problem: ReplayProblem, spec: PolicySpec, seed: int,
 
     def score(event: Event) -> None:
         if event.kind == "recorded" and event.failure is None:
-            rec = study.recommend()
+            rec = study.recommend(interval=False)
             regret = problem.regret(problem.target_index(rec.weights(domains)))
             result.curve.append((study.spent(), regret))
 

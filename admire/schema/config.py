@@ -20,7 +20,7 @@ from pydantic import ValidationError as PydanticError
 
 from admire.bo.policies.base import PolicySpec
 from admire.bo.policies.registry import default_spec, policy_spec, table_place
-from admire.errors import ConfigError
+from admire.errors import ConfigError, ValidationError
 from admire.schema.ladder import FidelityLadder, ladder_from_dict, load_ladder, read_toml
 from admire.space import MixtureSpace
 
@@ -45,6 +45,16 @@ class ObjectiveConfig(_Table):
     minimize: bool = False
 
 
+class ReferenceTable(_Table):
+    """A named mixture to train at the target rung beside the study's recommendation."""
+
+    name: str
+    mixture: dict[str, float]
+
+
+Reference = Literal["uniform", "natural"] | ReferenceTable
+
+
 class StudyTable(_Table):
     name: str
     mode: Literal["continuous", "pool"] = "continuous"
@@ -52,6 +62,9 @@ class StudyTable(_Table):
     max_trials: int | None = Field(None, gt=0)
     max_parallel: int = Field(1, ge=1)
     seed: int = Field(0, ge=0)
+    # Trained at the target rung at the start of a live study and reported beside the
+    # recommendation; None: uniform and natural (token-proportional) in `admire tune`.
+    references: list[Reference] | None = None
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> StudyTable:
@@ -73,6 +86,7 @@ class StudyConfig:
     max_parallel: int = 1
     seed: int = 0
     proxy: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[Reference, ...] | None = None
 
     @property
     def domain_names(self) -> list[str]:
@@ -124,13 +138,15 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     unknown = sorted(set(data) - set(TABLES))
     if unknown:
         raise ConfigError(f"unknown tables {unknown}; allowed: {list(TABLES)}", where=where)
-    for table in ("study", "objective", "ladder", "domain"):
-        if table not in data:
-            raise ConfigError(f"missing table [{table}]", where=where)
-    study = _validated(StudyTable, data["study"], where, ("study",))
-    objective = _validated(ObjectiveConfig, data["objective"], where, ("objective",))
-    ladder = _ladder(data["ladder"], base_dir, where)
-    if not isinstance(data["domain"], list) or not data["domain"]:
+    def table(name: str) -> Any:
+        if name not in data:
+            raise ConfigError(f"missing table [{name}]", where=where)
+        return data[name]
+
+    study = _validated(StudyTable, table("study"), where, ("study",))
+    objective = _validated(ObjectiveConfig, table("objective"), where, ("objective",))
+    ladder = _ladder(table("ladder"), base_dir, where)
+    if not isinstance(table("domain"), list) or not data["domain"]:
         raise ConfigError("expected one or more [[domain]] tables", where=_where(where,
                                                                                 ("domain",)))
     domains = tuple(_validated(DomainConfig, item, where, ("domain", i))
@@ -150,11 +166,20 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
     config = StudyConfig(name=study.name, domains=domains, objective=objective, ladder=ladder,
                          policy=spec, mode=study.mode, budget=study.budget,
                          max_trials=study.max_trials, max_parallel=study.max_parallel,
-                         seed=study.seed, proxy=dict(proxy))
+                         seed=study.seed, proxy=dict(proxy),
+                         references=None if study.references is None
+                         else tuple(study.references))
     try:
-        config.space()  # bounds that leave no mixture fail here, naming the domain
+        space = config.space()  # bounds that leave no mixture fail here, naming the domain
     except ConfigError as exc:
         raise ConfigError(exc.problem, where=f"{where}: {exc.where}") from None
+    for i, ref in enumerate(config.references or ()):
+        if isinstance(ref, ReferenceTable):
+            place = _where(where, ("study", "references", i, "mixture"))
+            try:
+                space.check(space.from_dict(ref.mixture, where=place), where=place)
+            except ValidationError as exc:
+                raise ConfigError(exc.problem, where=exc.where) from None
     return config
 
 
@@ -189,6 +214,9 @@ def config_to_dict(config: StudyConfig) -> dict[str, Any]:
         study["budget"] = config.budget
     if config.max_trials is not None:
         study["max_trials"] = config.max_trials
+    if config.references is not None:
+        study["references"] = [r if isinstance(r, str) else r.model_dump()
+                               for r in config.references]
     ladder = {"name": config.ladder.name,
               "rung": [{"name": r.name, "fidelity": r.fidelity, "cost_estimate": r.cost_estimate,
                         **dict(r.spec)} for r in config.ladder.rungs]}

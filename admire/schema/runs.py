@@ -113,10 +113,22 @@ def _place(source: str, df: pd.DataFrame, idx: int, column: str | None) -> str:
     return where
 
 
+class CellError(ValidationError):
+    """Bad cells, placed also as data: ``rows`` (0-based, the reported one first) and ``column``
+    (None: the whole row), so the importer can name them in the file's own terms."""
+
+    def __init__(self, message: str, *, where: str, rows: Sequence[int],
+                 column: str | None) -> None:
+        super().__init__(message, where=where)
+        self.rows = tuple(int(r) for r in rows)
+        self.column = column
+
+
 def _fail(source: str, df: pd.DataFrame, rows: Sequence[int], column: str | None,
-          problem: str) -> ValidationError:
+          problem: str) -> CellError:
     more = f" ({len(rows) - 1} more rows have the same problem)" if len(rows) > 1 else ""
-    return ValidationError(problem + more, where=_place(source, df, int(rows[0]), column))
+    return CellError(problem + more, where=_place(source, df, int(rows[0]), column), rows=rows,
+                     column=column)
 
 
 def _as_float(df: pd.DataFrame, column: str, source: str) -> pd.Series:
@@ -220,9 +232,9 @@ def validate_runs(df: pd.DataFrame, *, source: str = "runs table",
     if dup_mask.any():
         first = int(np.flatnonzero(dup_mask)[0])
         same = np.flatnonzero(out[RUN_ID].to_numpy() == out[RUN_ID].iloc[first])
-        raise ValidationError(f"duplicate run id {out[RUN_ID].iloc[first]!r} (also at rows "
-                              f"{[int(i) + 1 for i in same[1:MAX_LISTED + 1]]})",
-                              where=_place(source, df, first, RUN_ID))
+        raise CellError(f"duplicate run id {out[RUN_ID].iloc[first]!r} (also at rows "
+                        f"{[int(i) + 1 for i in same[1:MAX_LISTED + 1]]})",
+                        where=_place(source, df, first, RUN_ID), rows=same, column=RUN_ID)
     out[STUDY] = _as_string(df, STUDY, source, required=False)
     out[RUNG] = _as_string(df, RUNG, source, required=True)
     out[STATUS] = _as_string(df, STATUS, source, required=True)

@@ -59,9 +59,9 @@ class _Run:
     """The state of one :func:`run` call."""
 
     def __init__(self, study: Study, evaluator: Evaluator, trials: int | None,
-                 reruns: Sequence[int], on_event: EventHook) -> None:
+                 first: Sequence[tuple[int, str]], on_event: EventHook) -> None:
         self.study, self.evaluator, self.on_event = study, evaluator, on_event
-        self.reruns = list(reruns)
+        self.first = list(first)  # (trial, event kind) to start before any proposal
         self.trials_left = trials
         self.in_flight: dict[int, float] = {}  # trial -> expected cost in target-run units
         self.streak = 0
@@ -100,8 +100,9 @@ class _Run:
     def fill(self, batch: int | None) -> str | None:
         """Propose into every free slot; the reason to stop proposing, if any."""
         while self.evaluator.free > 0:
-            if self.reruns:
-                self.dispatch(self.study.proposal_of(self.reruns.pop(0)), "restarted")
+            if self.first:
+                index, kind = self.first.pop(0)
+                self.dispatch(self.study.proposal_of(index), kind)
                 continue
             reason = self.stop_reason()
             if reason:
@@ -140,16 +141,18 @@ class _Run:
 
 
 def run(study: Study, evaluator: Evaluator, *, trials: int | None = None,
-        batch: int | None = None, reruns: Sequence[int] = (),
+        batch: int | None = None, reruns: Sequence[int] = (), attached: Sequence[int] = (),
         on_event: EventHook | None = None, poll_s: float = 0.5) -> str:
     """Run ``study`` with ``evaluator`` until its budget, its ``max_trials``, ``trials`` new
     trials (this call), the candidates, or a streak of failures stops it; wait for the trials
     in flight; return why it stopped.
 
     ``batch`` caps how many proposals one policy call makes (default: as many as the
-    evaluator has free slots); ``reruns`` are trials to start again first (after a restart).
+    evaluator has free slots); ``reruns`` are trials to start again first (after a restart),
+    then the ``attached`` ones (trials added with ``study.attach``, e.g. reference mixtures).
     """
-    state = _Run(study, evaluator, trials, reruns, on_event or (lambda event: None))
+    first = [(i, "restarted") for i in reruns] + [(i, "started") for i in attached]
+    state = _Run(study, evaluator, trials, first, on_event or (lambda event: None))
     stop: str | None = None
     while True:
         if stop is None:

@@ -69,7 +69,13 @@ def read_study(directory: str | Path) -> SavedStudy:
     if not meta_path.exists():
         raise ValidationError(f"no saved study here ({STUDY_FILE} missing)",
                               where=str(directory))
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        budget = Budget.from_dict(meta["budget"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise ValidationError(f"not a readable study file ({type(exc).__name__}: {exc}); it "
+                              "was not written by admire or was damaged", where=str(meta_path)
+                              ) from None
     config = config_from_dict(meta["config"], where=f"{meta_path}: config")
     pool = None
     if (directory / "pool.parquet").exists():
@@ -80,5 +86,5 @@ def read_study(directory: str | Path) -> SavedStudy:
     table = runs.read_runs(runs_path, rungs=config.ladder.names) if runs_path.exists() else None
     state_path = directory / POLICY_STATE
     state = torch.load(state_path, weights_only=True) if state_path.exists() else None
-    return SavedStudy(config, Budget.from_dict(meta["budget"]), pool,
+    return SavedStudy(config, budget, pool,
                       AxRecord.load(directory / "experiment.json"), table, state)

@@ -20,18 +20,30 @@ from ax.core.experiment import Experiment
 from ax.core.trial_status import TrialStatus
 
 from admire.bo.candidates import CandidatePool
-from admire.bo.costs import rung_costs
-from admire.bo.history import BudgetState, History, Observations
+from admire.bo.history import History
 from admire.bo.policies.base import PolicyContext, Recommendation
 from admire.bo.policies.registry import build_policy
 from admire.errors import AdmireError, ConfigError, ValidationError
 from admire.evaluators.base import Proposal
 from admire.schema import runs
 from admire.schema.config import StudyConfig, check_same_study
-from admire.space import mixture_key
-from admire.study.ax_bridge import AxRecord, new_experiment, trial_point
+from admire.study.ax_bridge import (
+    COST_METRIC,
+    REFERENCE_KEY,
+    AxRecord,
+    new_experiment,
+    trial_point,
+)
 from admire.study.budget import Budget
 from admire.study.storage import read_study, write_study
+from admire.study.trials import (
+    ABANDONED,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    STATUS_OF,
+    TrialIndex,
+)
 
 
 class Study:
@@ -53,11 +65,36 @@ class Study:
         self.ax = AxRecord(experiment or new_experiment(
             config.name, self.space, self.ladder, self.metric, config.objective.minimize),
             self.metric)
-        self.runs = (runs_table if runs_table is not None
-                     else runs.empty_runs(self.space.domains, []))
-        self._run_ids = set(self.runs[runs.RUN_ID])
+        self.trials = self._index_trials()
+        self._table = (runs_table if runs_table is not None
+                       else runs.empty_runs(self.space.domains, []))
+        self._new_rows: list[dict[str, Any]] = []  # appended since the table was last built
+        self._run_ids = set(self._table[runs.RUN_ID])
+        self._metric_names = runs.metrics(self._table)
+        self._spent_raw = float(self._table[runs.COST].sum()) if len(self._table) else 0.0
         self._started: dict[int, pd.Timestamp] = {}
         self._history: History | None = None
+
+    @property
+    def sign(self) -> float:
+        """+1 to maximise, -1 to minimise: observations are kept oriented for maximisation."""
+        return -1.0 if self.config.objective.minimize else 1.0
+
+    def _index_trials(self) -> TrialIndex:
+        """The trial index, read once from the experiment (empty for a new study)."""
+        index = TrialIndex(self.space.k)
+        values, costs = self.ax.values(), self.ax.values(COST_METRIC)
+        for i, trial in sorted(self.experiment.trials.items()):
+            if trial.arm is None:
+                continue
+            weights, rung = trial_point(self.space, self.ladder, trial.arm.parameters)
+            index.add(i, weights, rung, self.ax.candidate(i))
+            status = STATUS_OF.get(trial.status, ABANDONED)
+            if status == COMPLETED and i in values:
+                index.complete(i, self.sign * values[i], self.budget.units(costs.get(i, 0.0)))
+            elif status != RUNNING:
+                index.end(i, FAILED if status == COMPLETED else status)
+        return index
 
     def _build_policy(self) -> Any:
         spec = self.config.policy
@@ -83,24 +120,31 @@ class Study:
         history = self.history()
         out = []
         for candidate in self.policy.propose(history, n):
-            weights = self.space.project(candidate.weights)
+            # As proposed: pool rows come from a validated table and designed points from the
+            # space, so both are on the simplex already (re-projecting moves their last bits).
+            weights = np.asarray(candidate.weights, dtype=float)
             rung = self.ladder.rungs[candidate.rung]
             index = self.ax.attach(self.space.params_from_weights(weights, rung.fidelity),
                                    candidate.candidate_id)
+            self.trials.add(index, weights, candidate.rung, candidate.candidate_id)
             self._started[index] = pd.Timestamp.now(tz="UTC")
             out.append(Proposal(index, self.space.as_dict(weights), rung.name, rung.fidelity,
                                 candidate.candidate_id, candidate.value))
         self._history = None
         return out
 
-    def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str) -> int:
-        """Add a trial chosen outside the policy (an initial design, a user's own run);
-        complete it with :meth:`complete` like any other."""
+    def attach(self, mixture: Mapping[str, float] | np.ndarray, rung: str, *,
+               reference: str | None = None) -> int:
+        """Add a trial chosen outside the policy (an initial design, a user's own run, a
+        named ``reference`` mixture); complete it with :meth:`complete` like any other."""
         weights = (self.space.from_dict(mixture) if isinstance(mixture, Mapping)
                    else np.asarray(mixture, dtype=float))
         weights = self.space.check(weights, where="attach")
         fidelity = self.ladder.rung(rung).fidelity
         index = self.ax.attach(self.space.params_from_weights(weights, fidelity), None)
+        if reference is not None:
+            self.experiment.trials[index].update_run_metadata({REFERENCE_KEY: reference})
+        self.trials.add(index, weights, self.ladder.names.index(rung), None)
         self._started[index] = pd.Timestamp.now(tz="UTC")
         self._history = None
         return index
@@ -122,21 +166,25 @@ class Study:
         clean = _clean_metrics(metrics, self.metric, where)
         if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
             raise ValidationError(f"cost must be a finite number >= 0, got {cost!r}", where=where)
-        known = runs.metrics(self.runs)
+        known = self._metric_names
         if known and set(known) != set(clean):
             raise ValidationError(f"metrics {sorted(clean)} differ from this study's "
                                   f"{sorted(known)}", where=where)
+        self._metric_names = known or list(clean)
         self._append_row(trial_index, runs.COMPLETED, clean, float(cost), seed)
         self.ax.complete(trial_index, clean[self.metric], float(cost))
+        self.trials.complete(trial_index, self.sign * clean[self.metric],
+                             self.budget.units(float(cost)))
         self._history = None
 
     def fail(self, trial_index: int, reason: str, *, cost: float = 0.0) -> None:
         """Record a failed trial; it is never given to the model."""
         self._running(trial_index, f"trial {trial_index}")
-        metrics = dict.fromkeys(runs.metrics(self.runs), math.nan)
+        metrics = dict.fromkeys(self._metric_names, math.nan)
         self._append_row(trial_index, runs.FAILED, metrics,
                          float(cost) if math.isfinite(cost) else 0.0, None)
         self.ax.fail(trial_index, reason)
+        self.trials.end(trial_index, FAILED)
         self._history = None
 
     def abandon(self, trial_index: int, reason: str) -> None:
@@ -144,11 +192,14 @@ class Study:
         row, and its candidate is not proposed again."""
         self._running(trial_index, f"trial {trial_index}")
         self.ax.abandon(trial_index, reason)
+        self.trials.end(trial_index, ABANDONED)
         self._history = None
 
     def _append_row(self, index: int, status: str, metrics: Mapping[str, float], cost: float,
                     seed: int | None) -> None:
-        """Add one finished run to the runs table (validated alone: appends stay O(1))."""
+        """Add one finished run to the runs table. Its parts are checked already (metrics finite,
+        weights from the space, the rung from the ladder): the table is validated as a whole
+        when it is next read, so an append stays O(1) over a long study."""
         run_id = self.run_id(index)
         if run_id in self._run_ids:
             raise ValidationError(f"trial {index} already has a row", where="runs table")
@@ -163,15 +214,30 @@ class Study:
         row.update({runs.STATUS: status, runs.SEED: seed,
                     runs.STARTED_AT: self._started.get(index, pd.NaT),
                     runs.FINISHED_AT: pd.Timestamp.now(tz="UTC")})
-        new = runs.validate_runs(pd.DataFrame([row]), source=f"trial {index}",
-                                 rungs=self.ladder.names)[0]
-        self.runs = pd.concat([self.runs, new], ignore_index=True) if len(self.runs) else new
+        self._new_rows.append(row)
         self._run_ids.add(run_id)
+        self._spent_raw += cost
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """The runs table: one row per finished run (completed or failed)."""
+        if self._new_rows:
+            new = runs.validate_runs(pd.DataFrame(self._new_rows), source="study runs",
+                                     rungs=self.ladder.names)[0]
+            self._table = (pd.concat([self._table, new], ignore_index=True) if len(self._table)
+                           else new)
+            self._new_rows = []
+        return self._table
 
     def run_id(self, trial_index: int) -> str:
         return f"{self.config.name}-{trial_index:05d}"
 
     # --- state ---------------------------------------------------------------------------------
+
+    def references(self) -> dict[str, int]:
+        """Reference name -> the trial that trains it."""
+        return {str(self.ax.metadata(i)[REFERENCE_KEY]): i for i in self.ax.indices()
+                if REFERENCE_KEY in self.ax.metadata(i)}
 
     def trials_by_status(self, status: TrialStatus) -> list[int]:
         return self.ax.indices(status)
@@ -182,7 +248,7 @@ class Study:
 
     def spent(self) -> float:
         """Cost of every finished run (completed or failed), in target-run units."""
-        return self.budget.units(float(self.runs[runs.COST].sum())) if len(self.runs) else 0.0
+        return self.budget.units(self._spent_raw)
 
     def expected_cost(self, rung: str) -> float:
         """Expected cost of one run of ``rung`` in target-run units (the cost model)."""
@@ -201,44 +267,17 @@ class Study:
         return self._history
 
     def _build_history(self) -> History:
-        values, costs = self.ax.values(), self.ax.values("cost")
-        sign = -1.0 if self.config.objective.minimize else 1.0
-        done, pending, used_points, used_candidates = [], [], set(), set()
-        for index, trial in sorted(self.experiment.trials.items()):
-            if trial.arm is None:
-                continue
-            weights, rung = trial_point(self.space, self.ladder, trial.arm.parameters)
-            used_points.add((mixture_key(weights), rung))
-            candidate = self.ax.candidate(index)
-            if candidate is not None:
-                used_candidates.add(candidate)
-            if trial.status == TrialStatus.COMPLETED and index in values:
-                done.append((weights, rung, sign * values[index],
-                             self.budget.units(costs.get(index, 0.0))))
-            elif trial.status == TrialStatus.RUNNING:
-                pending.append((weights, rung, candidate))
-        k = self.space.k
-        obs = (Observations(np.array([d[0] for d in done]).reshape(-1, k),
-                            np.array([d[1] for d in done], dtype=int),
-                            np.array([d[2] for d in done], dtype=float),
-                            np.array([d[3] for d in done], dtype=float))
-               if done else Observations.empty(k))
         estimates = np.array([r.cost_estimate for r in self.ladder.rungs])
-        unit_costs = rung_costs(estimates, obs.rung, obs.cost * self.budget.unit) / self.budget.unit
-        pending_rung = np.array([p[1] for p in pending], dtype=int)
-        budget = BudgetState(self.budget.total, self.spent(),
-                             float(unit_costs[pending_rung].sum()), unit_costs)
-        return History(obs, np.array([p[0] for p in pending]).reshape(-1, k), pending_rung,
-                       tuple(p[2] for p in pending), frozenset(used_candidates),
-                       frozenset(used_points), len(self.experiment.trials), budget)
+        return self.trials.history(self.budget.total, self.spent(), estimates, self.budget.unit)
 
-    def recommend(self) -> Recommendation:
+    def recommend(self, *, interval: bool = True) -> Recommendation:
         """The policy's best mixture at the target rung, with its predicted value and 90%
-        interval (for the mean) where the policy has a model."""
+        interval (for the mean) where the policy has a model; ``interval=False`` skips the
+        interval where it costs extra."""
         history = self.history()
         if history.observations.n == 0:
             raise AdmireError("no completed trials yet: nothing to recommend")
-        return self.policy.recommend(history)
+        return self.policy.recommend(history, interval=interval)
 
     # --- limits and config on resume -----------------------------------------------------------
 
@@ -290,10 +329,12 @@ class Study:
             if row is None:
                 continue
             if row[runs.STATUS] == runs.COMPLETED:
-                self.ax.complete(index, float(row[runs.METRIC_PREFIX + self.metric]),
-                                 float(row[runs.COST]))
+                value, cost = float(row[runs.METRIC_PREFIX + self.metric]), float(row[runs.COST])
+                self.ax.complete(index, value, cost)
+                self.trials.complete(index, self.sign * value, self.budget.units(cost))
             else:
                 self.ax.fail(index, "failed (recovered)")
+                self.trials.end(index, FAILED)
         self._history = None
 
 

@@ -30,7 +30,7 @@ def _surrogate(seed: int = 0) -> tuple[MixtureSurrogate, np.ndarray]:
     rung = np.repeat([0, 1], 12)
     y = weights @ np.array([1.0, 0.2, -0.5]) + 0.3 * rung + rng.normal(0, 0.02, 24)
     surrogate = MixtureSurrogate("icm", kernel="linear+rbf").fit(
-        TrainingData(weights, rung, y, (0.0, 1.0)), warm_start=False)
+        TrainingData(weights, rung, y, (0.0, 1.0)))
     return surrogate, weights
 
 

@@ -1,44 +1,63 @@
-"""Built-in and user text domains: loading, splitting, tokenizing, caching, and clear errors."""
+"""Corpora assembly: built-in and user domains end to end, the cache, manifests, tokenizers."""
 
 from __future__ import annotations
 
-import json
-import random
-import re
-from pathlib import Path
+import hashlib
+import sys
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from admire.errors import ConfigError, ValidationError
+from admire.errors import ConfigError
 from admire.proxy import corpora as corpora_mod
 from admire.proxy.corpora import (
     BUILTIN_DOMAINS,
+    ByteTokenizer,
     Corpora,
     CorpusConfig,
-    DomainSource,
     build_corpora,
-    generate_math_document,
-    read_domain_texts,
-    resolve_domains,
-    split_documents,
 )
+from admire.proxy.data.store import is_mapped
 
 SMALL = CorpusConfig(max_bytes=40_000, max_doc_chars=4_000)
+
+# sha256[:16] of each built-in domain's uint16 token streams, computed on main before the token
+# store moved to memory-mapped files (commit 18643de): (train tokens, hash, validation, hash).
+PINNED_SMALL = {
+    "code": (38554, "0da19d46ffba25ed", 2826, "0ccb7e690c2871fc"),
+    "dialogue": (36145, "516afeeedb11f336", 5041, "229d40db734291c7"),
+    "legal": (39048, "c32417c888f9de8d", 3310, "745bc8f232a7d445"),
+    "scripture": (35189, "c230b5abec2efcb4", 5366, "523f613c10d3a7bf"),
+    "multilingual": (36302, "736708a23a151aa3", 4096, "40b22a775b2689ea"),
+    "math": (38684, "0977d379979dad3f", 2343, "e845d15c727f05ed"),
+}
+PINNED_DEFAULT = {  # CorpusConfig(): what the default live study trains on
+    "code": (3589687, "61bbc14a94accc08", 424851, "3778406b0c397082"),
+    "dialogue": (3582332, "0299459d6e7e4902", 427850, "6795f98345985bb0"),
+    "legal": (3647361, "33cf343eb120583b", 358824, "1de7d755bd683a37"),
+    "scripture": (3615965, "dff79a4148b4147c", 387648, "4916c4ecd48e83dc"),
+    "multilingual": (859019, "f313ec210f4c2354", 90229, "399f906bdbb41ba9"),
+    "math": (3593725, "afc87547db62cc74", 410025, "2b3d8d305f3bde30"),
+}
+PINNED_PYTHON = "3.11.7"  # the code domain is the interpreter's own stdlib
+
+
+def _hashes(corpora: Corpora) -> dict[str, tuple[int, str, int, str]]:
+    def h(a: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(a, dtype=np.uint16).tobytes()).hexdigest()[:16]
+
+    return {n: (int(d.train.size), h(d.train), int(d.validation.size), h(d.validation))
+            for n, d in corpora.domains.items()}
+
+
+def _comparable(pinned: dict) -> dict:
+    same_python = sys.version.split()[0] == PINNED_PYTHON
+    return {n: v for n, v in pinned.items() if n != "code" or same_python}
 
 
 @pytest.fixture(scope="module")
 def builtin(tmp_path_factory) -> Corpora:
     return build_corpora(list(BUILTIN_DOMAINS), SMALL, cache_dir=tmp_path_factory.mktemp("c"))
-
-
-def _folder(root: Path, docs: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in docs.items():
-        (root / name).write_text(text, encoding="utf-8")
-    return root
 
 
 def test_every_builtin_domain_loads_nonempty_capped_text(builtin: Corpora):
@@ -60,85 +79,78 @@ def test_every_builtin_domain_loads_nonempty_capped_text(builtin: Corpora):
     assert any(ord(ch) > 0x3000 for ch in multi)  # CJK or another non-Latin script
 
 
-def test_math_generator_is_deterministic_and_its_answers_are_right():
-    a = [generate_math_document(random.Random(7)) for _ in range(3)]
-    b = [generate_math_document(random.Random(7)) for _ in range(3)]
-    assert a == b
-    assert generate_math_document(random.Random(8)) != a[0]
-    text = "\n\n".join(generate_math_document(random.Random(s), 40) for s in range(10))
-    eqs = re.findall(r"Solve (-?\d+)\*x ([+-]) (\d+) = (-?\d+) for x\.\n.*\n.*\nAnswer: x = "
-                     r"(-?\d+)", text)
-    assert len(eqs) > 10
-    for a_, sign, b_, c, x in eqs:
-        assert int(a_) * int(x) + (int(b_) if sign == "+" else -int(b_)) == int(c)
-    divs = re.findall(r"Divide (\d+) by (\d+)\.\n.*\nAnswer: (\d+) remainder (\d+)", text)
-    assert divs and all(int(n) == int(d) * int(q) + int(r) and int(r) < int(d)
-                        for n, d, q, r in divs)
+def test_builtin_token_streams_are_the_ones_main_produced(builtin: Corpora, tmp_path):
+    got = _hashes(builtin)
+    for name, pinned in _comparable(PINNED_SMALL).items():
+        assert got[name] == pinned, name
+    default = build_corpora(list(BUILTIN_DOMAINS), CorpusConfig(), cache_dir=tmp_path)
+    got = _hashes(default)
+    for name, pinned in _comparable(PINNED_DEFAULT).items():
+        assert got[name] == pinned, name
 
 
-def test_split_is_by_document_seeded_and_disjoint():
-    docs = [f"document number {i}\n" * 3 for i in range(50)]
-    cfg = CorpusConfig(val_frac=0.2, seed=1)
-    train, val = split_documents(docs, "x", cfg)
-    assert len(val) == 10 and len(train) == 40
-    assert set(train).isdisjoint(val) and set(train) | set(val) == set(docs)
-    assert split_documents(docs, "x", cfg) == (train, val)
-    assert split_documents(docs, "x", CorpusConfig(val_frac=0.2, seed=2))[1] != val
-
-
-def test_second_build_hits_the_cache_without_tokenizing(tmp_path, monkeypatch):
-    folder = _folder(tmp_path / "notes", {f"{i}.txt": f"note {i}: " + "words " * 50
-                                          for i in range(12)})
+def test_second_build_opens_the_cache_without_reading_or_tokenizing(tmp_path, monkeypatch,
+                                                                      shards):
+    folder = shards.parquet(tmp_path / "notes", shards.docs(30), n_shards=3)
     cache = tmp_path / "cache"
+    encoded: list[int] = []
+    real = ByteTokenizer.encode_docs
+
+    def counting(self, docs):
+        encoded.append(len(docs))
+        return real(self, docs)
+
+    monkeypatch.setattr(ByteTokenizer, "encode_docs", counting)
     first = build_corpora({"notes": folder, "math": "math"}, SMALL, cache_dir=cache)
+    assert sum(encoded) == sum(d.n_train_docs + d.n_val_docs for d in first.domains.values())
 
     def fail(*args, **kwargs):
-        raise AssertionError("tokenized again despite a cache hit")
+        raise AssertionError("read or tokenized again despite a cache hit")
 
-    monkeypatch.setattr(corpora_mod, "_encode_docs", fail)
+    encoded.clear()
+    monkeypatch.setattr(corpora_mod, "scan_domain", fail)
+    monkeypatch.setattr(corpora_mod, "build_domain", fail)
     second = build_corpora({"notes": folder, "math": "math"}, SMALL, cache_dir=cache)
+    assert encoded == []
     for name in first.names:
         assert second.domains[name].path == first.domains[name].path
         assert np.array_equal(second.domains[name].train, first.domains[name].train)
         assert np.array_equal(second.domains[name].validation, first.domains[name].validation)
-    # the key is the text itself: an edited file means a new cache entry
-    (folder / "3.txt").write_text("changed text " * 20, encoding="utf-8")
+    # an edited shard means a new cache entry
+    shards.parquet(tmp_path / "notes", shards.docs(30, seed=1), n_shards=3)
     monkeypatch.undo()
     third = build_corpora({"notes": folder}, SMALL, cache_dir=cache)
     assert third.domains["notes"].path != first.domains["notes"].path
-    # a worker can load everything from the manifest alone
+    # a worker opens everything from the manifest alone, as memory maps
     again = Corpora.from_manifest(first.manifest())
+    assert is_mapped(again.domains["math"].train)
     assert np.array_equal(again.domains["math"].train, first.domains["math"].train)
 
 
-def test_user_folder_with_txt_jsonl_parquet(tmp_path):
-    root = _folder(tmp_path / "mydocs", {"a.txt": "alpha text " * 30, "b.txt": "beta " * 40,
-                                         "ignored.csv": "x,y\n1,2\n"})
-    (root / "sub").mkdir()
-    (root / "sub" / "c.jsonl").write_text(
-        "\n".join(json.dumps({"text": f"json line {i} " * 5, "id": i}) for i in range(4)),
-        encoding="utf-8")
-    pq.write_table(pa.table({"text": ["parquet row one " * 6, "parquet row two " * 6]}),
-                   root / "d.parquet")
-    src = resolve_domains([str(root)])
-    assert src == [DomainSource("mydocs", str(root.resolve()))]
-    docs = read_domain_texts(src[0], CorpusConfig())
-    assert len(docs) == 2 + 4 + 2
-    assert any(d.startswith("parquet row one") for d in docs)
-    assert not any("x,y" in d for d in docs)
-    c = build_corpora({"mine": root}, CorpusConfig(), cache_dir=tmp_path / "cache")
-    text = c.tokenizer.decode(np.concatenate([c.domains["mine"].train,
-                                              c.domains["mine"].validation]).tolist())
-    assert "alpha text" in text and "json line 3" in text and "parquet row two" in text
+def _all_docs(corpora: Corpora, name: str) -> list[str]:
+    dom, tok = corpora.domains[name], corpora.tokenizer
+    out = []
+    for split in ("train", "validation"):
+        ids = getattr(dom, split)
+        ends = np.flatnonzero(ids == tok.eos_id)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        out += [tok.decode(ids[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    return out
 
 
-def test_user_domain_saved_with_datasets(tmp_path):
-    from datasets import Dataset
-
-    Dataset.from_dict({"text": [f"saved row {i} " * 8 for i in range(20)]}).save_to_disk(
-        str(tmp_path / "saved"))
-    c = build_corpora([f"hf={tmp_path / 'saved'}"], CorpusConfig(), cache_dir=tmp_path / "cache")
-    assert c.domains["hf"].n_train_docs + c.domains["hf"].n_val_docs == 20
+def test_parquet_and_jsonl_shards_and_a_saved_dataset_are_domains(tmp_path, shards):
+    texts = {n: shards.docs(40, seed=i) for i, n in enumerate(("pq", "js", "hf"))}
+    sources = {
+        "pq": shards.parquet(tmp_path / "pq", texts["pq"], n_shards=4),
+        "js": str(shards.jsonl(tmp_path / "js", texts["js"], n_shards=3) / "*.jsonl"),
+        "hf": shards.dataset(tmp_path / "hf", texts["hf"]),
+    }
+    c = build_corpora(sources, CorpusConfig(), cache_dir=tmp_path / "cache")
+    for name, expected in texts.items():
+        dom = c.domains[name]
+        assert dom.n_train_docs + dom.n_val_docs == 40
+        assert sorted(_all_docs(c, name)) == sorted(expected), name
+        assert dom.n_val_docs == round(0.1 * 40)
 
 
 def test_bpe_tokenizer_round_trips_and_is_cached(tmp_path):
@@ -155,57 +167,40 @@ def test_bpe_tokenizer_round_trips_and_is_cached(tmp_path):
     assert again.tokenizer.fingerprint == tok.fingerprint
     assert np.array_equal(again.domains["math"].train, c.domains["math"].train)
     assert Corpora.from_manifest(c.manifest()).tokenizer.fingerprint == tok.fingerprint
+    assert c.domains["math"].train.dtype == np.uint16
 
 
-def test_unknown_builtin_domain_is_named():
-    with pytest.raises(ConfigError, match="unknown built-in domain 'wikipedia'") as err:
-        resolve_domains(["code", "wikipedia"])
-    assert "math" in str(err.value) and err.value.where == "domains.wikipedia"
+def test_local_tokenizer_folder_tokenizes_every_domain(tmp_path, shards):
+    from transformers import AutoTokenizer
 
-
-def test_missing_path_is_named(tmp_path):
-    missing = tmp_path / "nope"
-    with pytest.raises(ValidationError, match="does not exist") as err:
-        resolve_domains({"x": missing})
-    assert str(missing) in str(err.value)
-
-
-def test_empty_domain_is_refused(tmp_path):
-    root = _folder(tmp_path / "empty", {"a.txt": "", "b.txt": "  \n\n"})
-    with pytest.raises(ValidationError, match="no text") as err:
-        build_corpora([str(root)], CorpusConfig(), cache_dir=tmp_path / "c")
-    assert "empty" in err.value.where
-    nothing = tmp_path / "nothing"
-    nothing.mkdir()
-    (nothing / "x.csv").write_text("a,b", encoding="utf-8")
-    with pytest.raises(ValidationError, match="no .txt/.jsonl/.parquet files"):
-        build_corpora([str(nothing)], CorpusConfig(), cache_dir=tmp_path / "c")
-
-
-def test_non_utf8_file_is_named(tmp_path):
-    root = _folder(tmp_path / "latin", {"ok.txt": "fine text " * 10})
-    bad = root / "bad.txt"
-    bad.write_bytes("caf\u00e9 cr\u00e8me".encode("latin-1"))
-    with pytest.raises(ValidationError, match="not valid UTF-8") as err:
-        build_corpora([str(root)], CorpusConfig(), cache_dir=tmp_path / "c")
-    assert err.value.where == str(bad)
-
-
-def test_bad_jsonl_line_is_named(tmp_path):
-    root = tmp_path / "j"
-    root.mkdir()
-    (root / "x.jsonl").write_text('{"text": "ok"}\n{"txt": "wrong key"}\n', encoding="utf-8")
-    with pytest.raises(ValidationError, match='"text" field') as err:
-        build_corpora([str(root)], CorpusConfig(), cache_dir=tmp_path / "c")
-    assert err.value.where == f"{root / 'x.jsonl'}:2"
+    texts = shards.docs(30)
+    folder = shards.tokenizer(tmp_path / "tok", texts)
+    data = shards.jsonl(tmp_path / "notes", texts, n_shards=2)
+    cfg = CorpusConfig(tokenizer=str(folder))
+    c = build_corpora({"notes": data, "math": "math"}, cfg, cache_dir=tmp_path / "cache")
+    hf = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    assert c.tokenizer.eos_id == hf.eos_token_id and c.tokenizer.vocab_size == len(hf)
+    dom = c.domains["notes"]
+    first = dom.doc_offsets("train")
+    ids = dom.train[first[0]:first[1]].tolist()
+    assert ids[-1] == hf.eos_token_id
+    assert hf.decode(ids[:-1]) in texts
+    assert ids[:-1] == hf(hf.decode(ids[:-1]), add_special_tokens=False)["input_ids"]
+    worker = Corpora.from_manifest(c.manifest())
+    assert worker.tokenizer.fingerprint == c.tokenizer.fingerprint
 
 
 def test_config_fields_are_validated():
     with pytest.raises(ConfigError) as err:
         CorpusConfig(val_frac=1.5)
     assert err.value.where == "corpus.val_frac"
-    with pytest.raises(ConfigError, match="'byte' or 'bpe'"):
+    with pytest.raises(ConfigError, match="'byte' or 'bpe'") as err:
         CorpusConfig(tokenizer="sentencepiece")
+    assert err.value.where == "corpus.tokenizer"
+    assert CorpusConfig(tokenizer="./my-tokenizer").tokenizer == "./my-tokenizer"
+    with pytest.raises(ConfigError) as err:
+        CorpusConfig(text_field="")
+    assert err.value.where == "corpus.text_field"
 
 
 def test_corpus_config_from_a_toml_table_names_bad_fields():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -68,6 +70,33 @@ def test_sample_draws_exact_counts_as_materialised_tokens():
     assert drawn == plan.counts == sample.tokens_by_domain()
     assert sum(drawn.values()) == total
     assert drawn == largest_remainder({"a": 0.55, "b": 0.3, "c": 0.15}, total)
+
+
+def test_draws_from_small_streams_are_the_ones_main_drew():
+    """Studies on small domains keep their exact batches (hash computed on main, 18643de)."""
+    sizes = {"a": 5_000, "b": 3_001, "c": 20_000}
+    plan = plan_mixture({"a": 0.5, "b": 0.2, "c": 0.3}, sizes, SEQ * 1_500, SEQ)
+    tokens = np.concatenate(list(sample_mixture(_streams(sizes), plan, seed=7).batches(64)))
+    assert hashlib.sha256(tokens.tobytes()).hexdigest()[:16] == "379a08099afb7310"
+
+
+def test_huge_streams_cost_memory_for_the_drawn_windows_only():
+    n = 10**10  # tokens: 625M windows of SEQ; a full permutation would take 5 GB
+    huge = np.broadcast_to(np.uint16(7), (n,))  # a stream of any size that takes no memory
+    small = np.arange(50_000, dtype=np.int64)
+    plan = plan_mixture({"huge": 0.75, "small": 0.25}, {"huge": n, "small": small.size},
+                        SEQ * 4_000, SEQ)
+    tracemalloc.start()
+    sample = sample_mixture({"huge": huge, "small": small}, plan, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2e6, peak
+    assert sample.streams[0] is huge and sample.streams[1] is small  # never copied
+    starts = sample.seq_start[sample.seq_domain == 0]
+    assert starts.size == 3_000 and np.unique(starts).size == 3_000
+    assert np.all((starts % SEQ) == (starts[0] % SEQ)) and starts.max() <= n - SEQ
+    assert sample.tokens_by_domain() == plan.counts
+    assert sample.sequence(int(np.flatnonzero(sample.seq_domain == 0)[0])).tolist() == [7] * SEQ
 
 
 def test_sample_is_seeded_and_seed_matters():

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import tomllib
+from dataclasses import dataclass
 
 import pytest
 import torch
 
-from admire.errors import ConfigError, ValidationError
+from admire.errors import ValidationError
 from admire.proxy import train as train_mod
-from admire.proxy.corpora import ByteTokenizer, Corpora, CorpusConfig, build_corpora
+from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
+from admire.proxy.flops import flops_per_token
 from admire.proxy.sampler import RepetitionLimitError
 from admire.proxy.train import (
     Objective,
     ProxySpec,
     TrainingDivergedError,
-    build_model,
     lr_at,
     train_proxy,
     train_rung,
 )
-from admire.schema.ladder import load_ladder
 
 torch.set_num_threads(1)
-REPO = Path(__file__).resolve().parents[2]
 
 TINY = {"model": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                   "intermediate_size": 64, "max_position_embeddings": 64},
@@ -45,24 +44,6 @@ def _spec(**train_changes) -> ProxySpec:
                                                                    **train_changes}})
 
 
-@pytest.mark.parametrize("ladder", ["cpu-tiny", "gpu-small"])
-def test_ladder_files_parse_into_proxy_specs(ladder):
-    lad = load_ladder(REPO / "fidelities" / f"{ladder}.toml")
-    assert len(lad.rungs) == 3 and lad.name == ladder
-    specs = [ProxySpec.from_rung(r) for r in lad.rungs]
-    assert [s.name for s in specs] == lad.names
-    costs = [r.cost_estimate for r in lad.rungs]
-    assert costs == sorted(costs) and lad.target.fidelity == 1.0
-
-
-def test_cpu_tiny_rungs_have_the_advertised_sizes():
-    lad = load_ladder(REPO / "fidelities" / "cpu-tiny.toml")
-    sizes = [sum(p.numel() for p in build_model(ProxySpec.from_rung(r).model, ByteTokenizer(),
-                                                 0).parameters()) for r in lad.rungs]
-    for n, target in zip(sizes, (0.1e6, 0.5e6, 2e6), strict=True):
-        assert 0.75 * target <= n <= 1.25 * target
-
-
 def test_tiny_proxy_learns_and_reports_metrics(corpora: Corpora):
     result = train_proxy(corpora, MIX, _spec(), seed=0, eval_at_start=True)
     assert result.initial_val_loss is not None
@@ -73,6 +54,8 @@ def test_tiny_proxy_learns_and_reports_metrics(corpora: Corpora):
     assert result.loss_curve[-1][1] < result.loss_curve[0][1] - 0.5
     assert result.domain_tokens == {"math": 5120, "code": 3072, "scripture": 2048}
     assert result.flops == 6 * result.n_params * 10240
+    assert result.model_flops == flops_per_token(_spec().model, 259, 32) * 10240
+    assert result.mfu is None and result.device == "cpu"  # no published peak for a CPU
     assert result.tokens_per_s > 0 and result.cost >= result.train_seconds > 0
     m = result.metrics()
     assert m["objective"] == result.objective and m["val_loss:code"] == result.val_loss["code"]
@@ -87,16 +70,18 @@ def test_same_seed_same_result_other_seed_differs(corpora: Corpora):
     assert a.val_loss != c.val_loss
 
 
-def test_train_rung_reads_the_spec_from_a_ladder_rung(corpora: Corpora, tmp_path):
-    toml = tmp_path / "l.toml"
-    toml.write_text('name = "t"\n[[rung]]\nname = "r0"\ncost_estimate = 1.0\n'
-                    "[rung.model]\nhidden_size = 32\nnum_hidden_layers = 1\n"
-                    "num_attention_heads = 2\nintermediate_size = 64\n"
-                    "max_position_embeddings = 32\n[rung.train]\ntokens = 1024\n"
-                    "batch_size = 4\nseq_len = 32\nlr = 1e-3\neval_tokens = 64\n",
-                    encoding="utf-8")
-    result = train_rung(corpora, MIX, load_ladder(toml).rung("r0"),
-                        objective={"mean_over": ["math"]})
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    spec: dict
+
+
+def test_train_rung_reads_the_spec_from_a_ladder_rung(corpora: Corpora):
+    table = tomllib.loads("[model]\nhidden_size = 32\nnum_hidden_layers = 1\n"
+                          "num_attention_heads = 2\nintermediate_size = 64\n"
+                          "max_position_embeddings = 32\n[train]\ntokens = 1024\n"
+                          "batch_size = 4\nseq_len = 32\nlr = 1e-3\neval_tokens = 64\n")
+    result = train_rung(corpora, MIX, Rung("r0", table), objective={"mean_over": ["math"]})
     assert result.rung == "r0" and result.steps == 8
     assert result.objective == result.val_loss["math"]
 
@@ -133,35 +118,31 @@ def test_nan_loss_raises_instead_of_returning_garbage(corpora: Corpora, monkeypa
     monkeypatch.setattr(train_mod, "lm_loss", poisoned)
     with pytest.raises(TrainingDivergedError, match="step 3/"):
         train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 10), seed=0)
+    calls["n"] = -2  # losses are read every other step here, yet the first bad step is named
+    with pytest.raises(TrainingDivergedError, match="step 5/100"):
+        train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 100), seed=0)
 
 
-def test_spec_errors_name_the_field():
-    cases = [
-        ({"train": {**TINY["train"], "tokens": 1000}}, "rung.train.tokens", "multiple"),
-        ({"train": {**TINY["train"], "lr": "fast"}}, "rung.train.lr", "number"),
-        ({"train": {**TINY["train"], "batch": 8}}, "rung.train", "unknown fields"),
-        ({"model": {**TINY["model"], "num_attention_heads": 3}}, "rung.model.num_attention_heads",
-         "heads"),
-        ({"model": {k: v for k, v in TINY["model"].items() if k != "hidden_size"}},
-         "rung.model.hidden_size", "missing"),
-        ({"model": {**TINY["model"], "num_hidden_layers": 2.5}},
-         "rung.model.num_hidden_layers", "integer"),
-        ({"train": {**TINY["train"], "seq_len": 128, "tokens": 8 * 128}},
-         "rung.train.seq_len", "max_position_embeddings"),
-        ({"model": None}, "rung.model", "table"),
-    ]
-    for change, where, text in cases:
-        with pytest.raises(ConfigError, match=text) as err:
-            ProxySpec.from_dict({**TINY, **change})
-        assert err.value.where == where
+def test_on_step_sees_every_step_and_the_curve_samples_them(corpora: Corpora):
+    seen: list[tuple[int, float]] = []
+    result = train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 12), on_step=lambda *a: seen.append(a))
+    assert [s for s, _ in seen] == list(range(12))
+    assert dict(seen) == {**dict(seen), **dict(result.loss_curve)}
+    assert result.train_loss == pytest.approx(seen[-1][1])
 
 
-def test_objective_config_errors():
-    with pytest.raises(ConfigError, match="mean_over"):
-        Objective.from_config({"minimise": "code"})
-    with pytest.raises(ConfigError) as err:
-        Objective.from_config({"mean_over": []})
-    assert err.value.where == "objective.mean_over"
+def test_compile_wraps_the_model_for_training(corpora: Corpora, monkeypatch):
+    compiled = []
+
+    def fake_compile(model, **kwargs):
+        compiled.append(model)
+        return model
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    result = train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 4, compile=True))
+    assert len(compiled) == 1 and result.steps == 4
+    train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 4))
+    assert len(compiled) == 1
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():

@@ -74,6 +74,21 @@ def test_unknown_rung_and_duplicate_ids_are_named():
         runs.validate_runs(df)
 
 
+def test_cell_errors_carry_rows_and_column_for_callers_that_rename():
+    df = make_table(n=4)
+    df["m:loss"] = df["m:loss"].astype(object)
+    df.loc[[1, 3], "m:loss"] = np.nan
+    with pytest.raises(runs.CellError) as err:
+        runs.validate_runs(df, source="t.csv")
+    assert (err.value.rows, err.value.column) == ((1, 3), "m:loss")
+    assert str(err.value).startswith("t.csv, row 2 (run_id='r1'), column 'm:loss': metric is")
+    df = make_table(n=4)
+    df.loc[3, "run_id"] = "r0"
+    with pytest.raises(runs.CellError) as err:
+        runs.validate_runs(df)
+    assert (err.value.rows, err.value.column) == ((0, 3), "run_id")
+
+
 def test_failed_runs_may_lack_metrics():
     df = make_table()
     df.loc[0, "status"] = "failed"

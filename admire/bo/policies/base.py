@@ -59,8 +59,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The mixture to train at the target rung, its predicted objective (in the metric's own
-    direction) and a 90% interval for the mean where the policy has a model (else None)."""
+    """The mixture to train at the target rung and its predicted objective (in the metric's
+    own direction), with two 90% intervals where the policy has a model (else None):
+
+    - ``lower90``/``upper90``: the mean objective there (the model's posterior);
+    - ``run_lower90``/``run_upper90``: what one new training run there will score, seed noise
+      included, widened by ``interval_scale``: the factor that makes the model's intervals
+      cover 90% of its own target runs when each mixture is left out in turn (a GP fitted by
+      marginal likelihood is overconfident away from its data; see bench/calibration.md).
+    """
 
     mixture: dict[str, float]
     predicted: float
@@ -69,6 +76,9 @@ class Recommendation:
     rung: str
     n_observations: int
     basis: str = "model"  # "model": a posterior mean; "observed": the best value run
+    run_lower90: float | None = None
+    run_upper90: float | None = None
+    interval_scale: float | None = None
 
     def weights(self, domains: tuple[str, ...] | list[str]) -> np.ndarray:
         return np.array([self.mixture[d] for d in domains])
@@ -76,7 +86,11 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         return {"mixture": self.mixture, "predicted": self.predicted, "lower90": self.lower90,
                 "upper90": self.upper90, "rung": self.rung,
-                "n_observations": self.n_observations, "basis": self.basis}
+                "n_observations": self.n_observations, "basis": self.basis,
+                "run_lower90": self.run_lower90, "run_upper90": self.run_upper90,
+                "interval_scale": self.interval_scale,
+                "intervals": "lower90/upper90: 90% for the mean objective at the target; "
+                             "run_lower90/run_upper90: 90% for one new training run there"}
 
 
 @dataclass(frozen=True)
@@ -113,8 +127,10 @@ class Policy(ABC):
         none) when the candidates run out."""
 
     @abstractmethod
-    def recommend(self, history: History) -> Recommendation:
-        """The best mixture at the target rung given ``history`` (at least one observation)."""
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
+        """The best mixture at the target rung given ``history`` (at least one observation);
+        ``interval=False`` may skip the interval where it costs extra (replay scores only the
+        mixture)."""
 
     def state(self) -> dict[str, Any] | None:
         """A fitted model's state to persist with the study (None: nothing to keep)."""
@@ -145,16 +161,24 @@ class Policy(ABC):
         return rows[self.pool.rung[rows] == rung]
 
     def recommendation(self, weights: np.ndarray, predicted: float, sd: float | None,
-                       history: History, basis: str = "model") -> Recommendation:
-        """A :class:`Recommendation` at the target rung from oriented (max) values."""
+                       history: History, basis: str = "model", *,
+                       run_sd: float | None = None, scale: float | None = None
+                       ) -> Recommendation:
+        """A :class:`Recommendation` at the target rung from oriented (max) values; ``sd`` is
+        the mean's posterior sd, ``run_sd`` a new run's (already widened by ``scale``)."""
         sign = -1.0 if self.context.minimize else 1.0
-        lower = upper = None
-        if sd is not None:
-            lower, upper = sorted((sign * (predicted - Z90 * sd), sign * (predicted + Z90 * sd)))
+
+        def interval(spread: float | None) -> tuple[float | None, float | None]:
+            if spread is None:
+                return None, None
+            low, high = sorted((sign * (predicted - Z90 * spread),
+                                sign * (predicted + Z90 * spread)))
+            return low, high
+
         weights = self.context.space.project(np.asarray(weights, dtype=float))
         return Recommendation(self.context.space.as_dict(weights), sign * float(predicted),
-                              lower, upper, self.context.rung_names[-1],
-                              history.observations.n, basis)
+                              *interval(sd), self.context.rung_names[-1],
+                              history.observations.n, basis, *interval(run_sd), scale)
 
 
 def with_pending(history: History, candidate: Candidate) -> History:

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 import torch
 from botorch.acquisition.analytic import LogExpectedImprovement
@@ -18,7 +21,8 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from admire.bo.candidates import recommendation_mixtures
-from admire.bo.history import History
+from admire.bo.fitting import REFRESH_GROWTH as REFIT_GROWTH
+from admire.bo.history import History, Observations
 from admire.bo.policies.base import Candidate, Policy, Recommendation, propose_sequentially
 from admire.bo.policies.options import NoOptions
 
@@ -66,7 +70,7 @@ class RandomTarget(RandomAtRung):
 
     name = "random"
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         return self.best_seen(history)
 
 
@@ -121,7 +125,7 @@ class SingleFidelityBO(RandomAtRung):
             return self.candidate_at(int(rows[best]), float(scores[best]))
         return Candidate(weights[best], self.context.target, None, float(scores[best]))
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         if history.observations.at(self.context.target).n < self.min_points:
             return self.best_seen(history)
         mixtures = self.candidate_mixtures(history)
@@ -135,15 +139,32 @@ class SingleFidelityBO(RandomAtRung):
 
 
 class RegMix(RandomAtRung):
-    """RegMix: cheapest-rung runs only, then a LightGBM regression over mixtures."""
+    """RegMix: cheapest-rung runs only, then a LightGBM regression over mixtures.
+
+    The regression is refitted when the runs grew by :data:`REFIT_GROWTH` (as admire's GP is
+    refreshed), not after each of a thousand cheap runs."""
 
     name = "regmix"
     min_points = 8
 
+    def _regression(self, obs: Observations) -> Any:
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None and fitted[0] <= obs.n < fitted[0] + max(
+                1, math.ceil(REFIT_GROWTH * fitted[0])):
+            return fitted[1]
+        import lightgbm
+
+        model = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=8,
+                                       min_child_samples=3, subsample=0.8, subsample_freq=1,
+                                       random_state=self.context.seed, verbose=-1, n_jobs=1)
+        model.fit(obs.weights, obs.y)
+        self._fitted = (obs.n, model)
+        return model
+
     def rung(self) -> int:
         return 0
 
-    def recommend(self, history: History) -> Recommendation:
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         obs = history.observations.at(0)
         mixtures = self.candidate_mixtures(history)
         if obs.n < self.min_points:
@@ -152,12 +173,6 @@ class RegMix(RandomAtRung):
             i = int(np.argmin(np.abs(mixtures - best[None, :]).sum(axis=1)))
             return self.recommendation(mixtures[i], float(obs.y.max()), None, history,
                                        "observed")
-        import lightgbm
-
-        model = lightgbm.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=8,
-                                       min_child_samples=3, subsample=0.8, subsample_freq=1,
-                                       random_state=self.context.seed, verbose=-1, n_jobs=1)
-        model.fit(obs.weights, obs.y)
-        predicted = model.predict(mixtures)
+        predicted = self._regression(obs).predict(mixtures)
         i = int(np.argmax(predicted))
         return self.recommendation(mixtures[i], float(predicted[i]), None, history)

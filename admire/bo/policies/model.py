@@ -52,21 +52,24 @@ class ModelPolicy(Policy):
     def needs_start(self, history: History) -> bool:
         return history.observations.n == 0 or history.n_trials < self.options.initial_trials
 
-    def start(self, history: History) -> Candidate | None:
-        """A space-filling point at the cheapest rung. In pool mode: a random open cheapest
-        row, preferring mixtures that also have a target row (only those can be recommended);
-        the study's very first pick is the seed's draw among all cheapest rows."""
+    def start(self, history: History, rung: int = 0, fallback: bool = True
+              ) -> Candidate | None:
+        """A space-filling point at ``rung`` (the cheapest by default). In pool mode: a random
+        open row of that rung, preferring mixtures that also have a target row (only those can
+        be recommended), else any open row if ``fallback``; the study's very first pick is the
+        seed's draw among all the rung's rows."""
         n = history.n_trials
         if self.context.pool is None:
             point = self.context.space.sobol(n + 1, seed=self.context.seed)[n]
-            return Candidate(point, 0)
+            return Candidate(point, rung)
         pool = self.pool
         if n == 0:
-            return self.candidate_at(self.first_row(pool.rows_at(0)))
+            return self.candidate_at(self.first_row(pool.rows_at(rung)))
         open_rows = pool.open_rows(history)
-        cheap = open_rows[pool.rung[open_rows] == 0]
-        confirmable = cheap[pool.has_row_at(cheap, self.context.target)]
-        choices = confirmable if len(confirmable) else cheap if len(cheap) else open_rows
+        at_rung = open_rows[pool.rung[open_rows] == rung]
+        confirmable = at_rung[pool.has_row_at(at_rung, self.context.target)]
+        choices = (confirmable if len(confirmable) else at_rung if len(at_rung)
+                   else open_rows if fallback else at_rung)
         if not len(choices):
             return None
         rng = np.random.default_rng(self.context.seed_for("start", n))
@@ -121,18 +124,26 @@ class ModelPolicy(Policy):
         seed = self.context.seed_for("rec", history.observations.n)
         return recommendation_mixtures(self.context.space, history, seed)
 
-    def _recommend_index(self, history: History) -> tuple[np.ndarray, int, float, float]:
+    def _recommend_index(self, history: History, sd: bool = False
+                         ) -> tuple[np.ndarray, int, float, float | None]:
         surrogate = self.model(history)
         observed = self.observed_at_target(history)
         candidates = observed if len(observed) else self.recommendation_set(history)
-        i, mean, sd = acquisition.best_predicted(surrogate, candidates, self.context.target,
-                                                 caution=self.options.caution)
-        return candidates, i, mean, sd
+        i, mean, spread = acquisition.best_predicted(surrogate, candidates, self.context.target,
+                                                     caution=self.options.caution, sd=sd)
+        return candidates, i, mean, spread
 
     def best_mixture(self, history: History) -> np.ndarray:
         candidates, i, _, _ = self._recommend_index(history)
         return candidates[i]
 
-    def recommend(self, history: History) -> Recommendation:
-        candidates, i, mean, sd = self._recommend_index(history)
-        return self.recommendation(candidates[i], mean, sd, history)
+    def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
+        candidates, i, mean, sd = self._recommend_index(history, sd=interval)
+        if sd is None:
+            return self.recommendation(candidates[i], mean, sd, history)
+        surrogate = self.model(history)
+        target = self.context.target
+        scale = surrogate.interval_scale(target)
+        noise = float(surrogate.noise_variance(candidates[i:i + 1], target)[0])
+        return self.recommendation(candidates[i], mean, sd, history,
+                                   run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)

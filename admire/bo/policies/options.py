@@ -48,10 +48,22 @@ class ModelOptions(PolicyOptions):
 
 
 class ScreenConfirmOptions(ModelOptions):
-    """Screen at the cheapest rung with a share of the budget, then confirm at the target."""
+    """Screen at a cheaper rung with a share of the budget, then confirm at the target."""
 
+    screen: Literal["share", "value"] = Field(
+        "share", description="share: proxy_share of the budget at the cheapest rung; value: "
+                             "proxy_share * (1 - c / rho^2) at the rung with the most "
+                             "information per cost, none where a cheap run is not worth it")
+    confirm: Literal["mean", "ei"] = Field(
+        "mean", description="target runs go to the best posterior mean, or the best expected "
+                            "improvement")
     proxy_share: float = Field(0.1, ge=0, le=1, description="share of the budget spent below "
-                                                            "the target rung")
+                                                            "the target rung (the cap, for "
+                                                            "screen = value)")
+    prior_correlation: float = Field(0.6, gt=0, lt=1, description="assumed correlation of a "
+                                                                  "cheaper rung with the "
+                                                                  "target before any pair is "
+                                                                  "observed")
 
 
 class KnowledgeGradientOptions(ModelOptions):
@@ -63,3 +75,21 @@ class KnowledgeGradientOptions(ModelOptions):
     proxy_share: float | None = Field(0.1, ge=0, le=1, description="cap on the budget share "
                                                                    "below the target (none: "
                                                                    "no cap)")
+
+
+class OlmixOptions(PolicyOptions):
+    """Olmix: a swarm at the cheapest rung, a log-linear fit, a KL-penalised proposal."""
+
+    swarm_share: float = Field(0.5, ge=0, le=1, description="share of the budget spent on the "
+                                                            "swarm at the cheapest rung")
+    kl_weight: float = Field(1.0, ge=0, description="KL(w || prior) penalty, in swarm standard "
+                                                    "deviations of the objective per nat")
+    prior: Literal["natural", "uniform"] = Field(
+        "natural", description="natural: the mean of the candidate mixtures (uniform without "
+                               "a pool); uniform: equal weights within the bounds")
+
+
+class HyperbandOptions(PolicyOptions):
+    """Hyperband: brackets of successive halving across the rungs."""
+
+    eta: int = Field(3, ge=2, description="keep the top 1/eta of a rung for the next rung")

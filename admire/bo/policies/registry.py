@@ -20,8 +20,10 @@ from pydantic import ValidationError as PydanticError
 
 from admire.bo.policies.base import Policy, PolicyContext, PolicySpec
 from admire.bo.policies.options import (
+    HyperbandOptions,
     KnowledgeGradientOptions,
     NoOptions,
+    OlmixOptions,
     PolicyOptions,
     ScreenConfirmOptions,
 )
@@ -37,6 +39,8 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "sfbo": (NoOptions, "admire.bo.policies.baselines:SingleFidelityBO"),
     "random": (NoOptions, "admire.bo.policies.baselines:RandomTarget"),
     "regmix": (NoOptions, "admire.bo.policies.baselines:RegMix"),
+    "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
+    "hyperband": (HyperbandOptions, "admire.bo.policies.hyperband:Hyperband"),
 }
 
 

@@ -40,6 +40,8 @@ from admire.schema.ladder import FidelityLadder
 
 StartHook = Callable[["RayProxyPool", "TrialRequest", int], None]  # (pool, request, attempt)
 MAX_ATTEMPTS = 2  # the first run and one retry on a fresh actor
+PENDING_S = 30.0  # a new actor not started by then may be waiting for what idle ones hold
+CHECK_S = 5.0  # how often wait() looks for that while idle actors exist
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,7 +92,9 @@ class RayProxyPool:
         self.work = work
         self.on_start = on_start  # called after every start, retries included (tests kill here)
         cluster = ray.cluster_resources()
-        self.resources = {r.name: rung_resources(r, cluster, max_parallel) for r in ladder.rungs}
+        nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+        self.resources = {r.name: rung_resources(r, cluster, max_parallel, nodes)
+                          for r in ladder.rungs}
         self._idle: list[_Slot] = []
         self._running: dict[int, InFlight] = {}
 
@@ -98,8 +102,8 @@ class RayProxyPool:
 
     def _new_slot(self, resources: Resources) -> _Slot:
         actor_cls = self._ray.remote(ProxyWorker).options(
-            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=0,
-            max_task_retries=0)
+            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus,
+            resources=resources.custom_resources or None, max_restarts=0, max_task_retries=0)
         actor = actor_cls.remote(self.source, resources, self.work)
         return _Slot(actor, resources, actor.pid.remote())
 
@@ -112,7 +116,58 @@ class RayProxyPool:
                     return self._idle.pop(i)
         if len(self._idle) + len(self._running) >= self.max_parallel and self._idle:
             self._kill(self._idle.pop(0))
+        self._make_room(resources)
         return self._new_slot(resources)
+
+    def _make_room(self, resources: Resources) -> None:
+        """Retire idle actors holding what the cluster lacks (by its free totals) for a new
+        actor of ``resources``: an idle actor keeps its reservation, so on a cluster whose nodes
+        differ a new actor needing what an idle one of another shape holds waits forever."""
+        if not self._idle:
+            return
+        free = dict(self._ray.available_resources())
+        need = {"CPU": resources.num_cpus, "GPU": resources.num_gpus,
+                **resources.custom_resources}
+        for slot in list(self._idle):
+            short = {k for k, v in need.items() if v > 0 and free.get(k, 0.0) < v - 1e-9}
+            if not short:
+                return
+            held = {"CPU": slot.resources.num_cpus, "GPU": slot.resources.num_gpus,
+                    **slot.resources.custom_resources}
+            if any(held.get(k, 0.0) > 0 for k in short):
+                self._idle.remove(slot)
+                self._kill(slot)
+                for k, v in held.items():
+                    free[k] = free.get(k, 0.0) + v
+
+    def _rebalance(self) -> None:
+        """Unblock trials whose new actor has not started while idle actors hold resources.
+
+        A trial waiting on a cold actor moves to an idle actor of its shape (the cold one is
+        killed; the trial never ran: an actor runs ``pid`` before ``run``). Otherwise idle
+        actors holding what the cluster lacks are retired, and after ``PENDING_S`` all of them
+        (free totals can hide a full node while another has room).
+        """
+        if not self._idle or not self._running:
+            return
+        flights = list(self._running.values())
+        started, _ = self._ray.wait([f.slot.pid_ref for f in flights],
+                                    num_returns=len(flights), timeout=0)
+        waiting = []
+        for flight in (f for f in flights if f.slot.pid_ref not in started):
+            warm = next((s for s in self._idle if s.resources == flight.slot.resources), None)
+            if warm is not None:
+                self._idle.remove(warm)
+                self._kill(flight.slot)
+                flight.slot, flight.ref = warm, warm.actor.run.remote(flight.request)
+            else:
+                waiting.append(flight)
+                self._make_room(flight.slot.resources)
+        now = time.monotonic()
+        if self._idle and any(now - f.started > PENDING_S for f in waiting):
+            for slot in self._idle:
+                self._kill(slot)
+            self._idle.clear()
 
     def _kill(self, slot: _Slot) -> None:
         with contextlib.suppress(Exception):  # already gone
@@ -152,8 +207,16 @@ class RayProxyPool:
         died is restarted on a fresh actor (not returned) until ``max_attempts``."""
         if not self._running:
             return []
-        refs = {f.ref: i for i, f in self._running.items()}
-        ready, _ = self._ray.wait(list(refs), num_returns=1, timeout=timeout)  # the first one
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:  # in slices while idle actors might block a pending one
+            self._rebalance()
+            refs = {f.ref: i for i, f in self._running.items()}
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            step = left if not self._idle else (CHECK_S if left is None
+                                                else min(CHECK_S, left))
+            ready, _ = self._ray.wait(list(refs), num_returns=1, timeout=step)  # the first
+            if ready or (deadline is not None and time.monotonic() >= deadline):
+                break
         if ready:  # and whatever else is ready by now
             ready, _ = self._ray.wait(list(refs), num_returns=len(refs), timeout=0)
         out = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,8 +84,12 @@ def noop_trial(corpora: Corpora, request: TrialRequest, device: str
 
 @dataclass(frozen=True, order=True)
 class Resources:
+    """What one trial's actor reserves: CPUs, GPUs and the rung's custom Ray resources
+    (``custom``: sorted ``(name, amount)`` pairs, e.g. ``(("big_node", 1.0),)``)."""
+
     num_cpus: float
     num_gpus: float = 0.0
+    custom: tuple[tuple[str, float], ...] = ()
 
     @property
     def device(self) -> str:
@@ -95,41 +99,100 @@ class Resources:
     def threads(self) -> int:
         return max(1, int(self.num_cpus))
 
+    @property
+    def custom_resources(self) -> dict[str, float]:
+        return dict(self.custom)
 
-def _requested(rung: Rung, key: str) -> float | None:
-    value = rung.spec.get(key)
-    if value is None:
-        return None
+
+BUILTIN = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def _positive(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
             value) or value <= 0:
-        raise ConfigError(f"must be a number > 0, got {value!r}",
-                          where=f"rung {rung.name!r}.{key}")
+        raise ConfigError(f"must be a number > 0, got {value!r}", where=where)
     return float(value)
 
 
-def rung_resources(rung: Rung, cluster: Mapping[str, float], max_parallel: int) -> Resources:
-    """What one trial of ``rung`` reserves on ``cluster`` (``ray.cluster_resources()``).
+def _requested(rung: Rung, key: str) -> float | None:
+    value = rung.spec.get(key)
+    return None if value is None else _positive(value, f"rung {rung.name!r}.{key}")
 
-    GPUs only when the cluster has some: the rung's ``num_gpus``, else one GPU per slot (a
-    share when slots outnumber GPUs). CPUs: the rung's ``num_cpus``, else an equal share of the
-    cluster's CPUs per slot, at least one (torch uses that many threads: oversubscribing a core
-    makes CPU training many times slower).
+
+def _custom(rung: Rung) -> tuple[tuple[str, float], ...]:
+    """The rung's ``resources = { name = amount, ... }`` table (Ray custom resources)."""
+    table = rung.spec.get("resources")
+    where = f"rung {rung.name!r}.resources"
+    if table is None:
+        return ()
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"must be a table of resource name = amount, got {table!r}",
+                          where=where)
+    out = []
+    for name, amount in table.items():
+        if name in BUILTIN or str(name).startswith("node:"):
+            raise ConfigError(f"{name!r} is not a custom resource (use the rung's num_cpus / "
+                              "num_gpus)", where=f"{where}.{name}")
+        out.append((str(name), _positive(amount, f"{where}.{name}")))
+    return tuple(sorted(out))
+
+
+def _fits(node: Mapping[str, float], custom: tuple[tuple[str, float], ...]) -> bool:
+    return all(float(node.get(name, 0.0)) >= amount for name, amount in custom)
+
+
+def _offers(nodes: Sequence[Mapping[str, float]]) -> str:
+    shown = sorted({name for n in nodes for name in n
+                    if name not in BUILTIN and not name.startswith("node:")})
+    return ", ".join(shown) or "none"
+
+
+def rung_resources(rung: Rung, cluster: Mapping[str, float], max_parallel: int,
+                   nodes: Sequence[Mapping[str, float]] | None = None) -> Resources:
+    """What one trial of ``rung`` reserves on ``cluster`` (``ray.cluster_resources()``; pass
+    ``nodes``, the alive nodes' resources, so a trial never asks for more than one node has).
+
+    Custom resources: the rung's ``resources`` table, e.g. ``{ big_node = 1 }``, so its trials
+    run only on nodes started with that resource (``ray start --resources``); only those nodes
+    count below. GPUs only when those nodes have some: the rung's ``num_gpus``, else one GPU per
+    slot (a share when slots outnumber GPUs). CPUs: the rung's ``num_cpus``, else an equal share
+    of those nodes' CPUs per slot, at least one and at most one node's worth (torch uses that
+    many threads: oversubscribing a core makes CPU training many times slower).
     """
-    cpus_total = float(cluster.get("CPU", 1.0))
-    gpus_total = float(cluster.get("GPU", 0.0))
+    custom = _custom(rung)
+    nodes = [cluster] if nodes is None else [n for n in nodes if n]
+    hosts = [n for n in nodes if _fits(n, custom)]
+    if custom and not hosts:
+        wanted = ", ".join(f"{k} = {v:g}" for k, v in custom)
+        raise ConfigError(f"no node of the cluster offers {{{wanted}}} (custom resources on "
+                          f"its nodes: {_offers(nodes)}); start worker nodes with ray start "
+                          "--resources '{\"NAME\": N}' (or the node type's resources in "
+                          "cluster.yaml), or drop it from the rung",
+                          where=f"rung {rung.name!r}.resources")
+    several = len(nodes) > 1
+    cpus_total = sum(float(n.get("CPU", 0.0)) for n in hosts) if hosts else 1.0
+    cpus_node = max((float(n.get("CPU", 0.0)) for n in hosts), default=1.0)
+    gpus_total = sum(float(n.get("GPU", 0.0)) for n in hosts)
+    gpus_node = max((float(n.get("GPU", 0.0)) for n in hosts), default=0.0)
     want_cpus, want_gpus = _requested(rung, "num_cpus"), _requested(rung, "num_gpus")
     gpus = 0.0
     if gpus_total > 0:
         gpus = want_gpus if want_gpus is not None else min(1.0, gpus_total / max_parallel)
-        if gpus > gpus_total:
-            raise ConfigError(f"asks for {gpus:g} GPUs per trial; the cluster has "
-                              f"{gpus_total:g}", where=f"rung {rung.name!r}.num_gpus")
-    cpus = want_cpus if want_cpus is not None else max(1.0, math.floor(cpus_total
-                                                                        / max_parallel))
-    if cpus > cpus_total:
-        raise ConfigError(f"asks for {cpus:g} CPUs per trial; the cluster has {cpus_total:g}",
+        if gpus > gpus_node:
+            holder = f"the largest node has {gpus_node:g}" if several else (
+                f"the cluster has {gpus_total:g}")
+            raise ConfigError(f"asks for {gpus:g} GPUs per trial; {holder}",
+                              where=f"rung {rung.name!r}.num_gpus")
+    if want_cpus is not None:
+        cpus = want_cpus
+    else:
+        cpus = min(max(1.0, math.floor(cpus_total / max_parallel)), max(1.0, cpus_node))
+    if cpus > cpus_node:
+        holder = f"the largest node has {cpus_node:g}" if several else (
+            f"the cluster has {cpus_total:g}")
+        raise ConfigError(f"asks for {cpus:g} CPUs per trial; {holder}",
                           where=f"rung {rung.name!r}.num_cpus")
-    return Resources(cpus, gpus)
+    return Resources(cpus, gpus, custom)
 
 
 # --------------------------------------------------------------------------------------------

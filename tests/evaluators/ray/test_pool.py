@@ -45,6 +45,38 @@ def test_impossible_rung_resources_name_the_rung_field(spec, cluster, field):
     assert err.value.where == f"rung 'r'.{field}"
 
 
+NODES = [{"CPU": 0.0, "node:__internal_head__": 1.0}, {"CPU": 2.0, "small": 1.0},
+         {"CPU": 2.0, "small": 1.0}, {"CPU": 4.0, "big": 1.0, "node:10.0.0.7": 1.0}]
+TOTAL = {"CPU": 8.0, "small": 2.0, "big": 1.0}
+
+
+def test_rung_resources_on_several_nodes_follow_the_rungs_custom_resources():
+    big = rung_resources(rung(resources={"big": 1}), TOTAL, 2, NODES)
+    assert big == Resources(2.0, 0.0, (("big", 1.0),))  # half of the one big node's CPUs
+    assert big.custom_resources == {"big": 1.0}
+    small = rung_resources(rung(resources={"small": 1}), TOTAL, 1, NODES)
+    assert small == Resources(2.0, 0.0, (("small", 1.0),))  # one node's worth, not 4
+    assert rung_resources(rung(), TOTAL, 1, NODES).num_cpus == 4.0  # never more than one node
+    assert rung_resources(rung(), TOTAL, 4, NODES).num_cpus == 2.0
+
+
+@pytest.mark.parametrize(("spec", "where", "says"), [
+    ({"resources": {"a100": 1}}, "resources", "no node of the cluster offers {a100 = 1}"),
+    ({"resources": {"big": 2}}, "resources", "custom resources on its nodes: big, small"),
+    ({"resources": {"big": -1}}, "resources.big", "must be a number > 0"),
+    ({"resources": {"CPU": 1}}, "resources.CPU", "use the rung's num_cpus"),
+    ({"resources": "big"}, "resources", "must be a table"),
+    ({"num_cpus": 3}, "num_cpus", "the largest node has 2"),
+])
+def test_impossible_rung_resources_on_several_nodes_name_the_field(spec, where, says):
+    nodes = [n for n in NODES if "big" not in n]
+    nodes.append({"CPU": 2.0, "big": 1.0})
+    with pytest.raises(ConfigError) as err:
+        rung_resources(rung(**spec), TOTAL, 1, nodes)
+    assert err.value.where == f"rung 'r'.{where}"
+    assert says in str(err.value)
+
+
 @pytest.fixture(scope="module")
 def micro(tmp_path_factory):
     import tomllib
