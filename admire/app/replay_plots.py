@@ -26,10 +26,11 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from admire.bo.policies.registry import ALIAS, DEFAULT_POLICY  # noqa: E402
 from admire.io import atomic_write  # noqa: E402
 from admire.replay.summary import median, summary_rows  # noqa: E402
 
-DEFAULT_POLICIES = ("mfbo", "screen-confirm")  # admire's default, as replay names it
+DEFAULT_POLICIES = (ALIAS, DEFAULT_POLICY)  # admire's default, as replay names it
 GRID_POINTS = 400
 
 
@@ -47,11 +48,11 @@ def regret_grid(curves: list[list[list[float]]], grid: np.ndarray) -> np.ndarray
     return out
 
 
-def regret_bands(method: dict[str, Any], grid: np.ndarray, scale: float = 1.0
+def regret_bands(method: dict[str, Any], grid: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(median, 25th, 75th percentile) of regret / ``scale`` over seeds at each grid cost; NaN
-    where fewer than half of the seeds have recommended yet (as the table's "never")."""
-    values = regret_grid(method["curves"], grid) / scale
+    """(median, 25th, 75th percentile) of regret over seeds at each grid cost; NaN where fewer
+    than half of the seeds have recommended yet (as the table's "never")."""
+    values = regret_grid(method["curves"], grid)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any pick
         med = np.nanmedian(values, axis=0)
@@ -90,9 +91,8 @@ def regret_figure(summary: dict[str, Any], *, problem: str | None = None) -> Fig
     methods = summary["methods"]
     names = list(methods)
     grid = np.linspace(0, summary["budget"], GRID_POINTS)
-    scale = float(summary.get("regret_scale") or 1.0)
     reference = reference_policy(summary, grid)
-    bands = {name: regret_bands(methods[name], grid, scale) for name in names}
+    bands = {name: regret_bands(methods[name], grid) for name in names}
     slots = len(names) + 1  # one spare panel holds the legend
     cols = 2 if slots in (2, 4) else 3
     rows = math.ceil(slots / cols)
@@ -132,8 +132,7 @@ def regret_figure(summary: dict[str, Any], *, problem: str | None = None) -> Fig
                Line2D([], [], color="0.4", lw=1.2, ls="--",
                       label=f"median of {reference} (in its own panel: the next best policy)")]
     axes.flat[len(names)].legend(handles=handles, loc="center", fontsize=8, frameon=False)
-    unit = ("units of (best - median mixture)" if "regret_scale" in summary
-            else f"{summary['objective']} units")
+    unit = f"{summary['objective']} units"
     fig.supxlabel(f"cost spent (target-rung runs; 1 unit = {summary['cost_unit']:.4g} in the "
                   "table's cost units)", fontsize=9)
     fig.supylabel(f"regret: best - recommended ({unit}; 0 = the best)", fontsize=9)

@@ -1,10 +1,11 @@
 """The files a live study leaves next to its runs table: recommendation.json and three plots.
 
-Plots (matplotlib, headless), each readable alone: the objective of every finished run against
-the cost spent, one colour per rung with its best so far (did cheap rungs track the target?),
-the recommendation's prediction at the end, reference runs by name and mixtures retrained with
-``admire evaluate``; the fidelity schedule (which rung the policy bought, in order); and the
-recommended mixture with its predicted value and what its interval covers.
+Plots (matplotlib, headless), each readable alone: the objective of every completed run against
+the cost spent, one colour per rung, the best so far at the target, the reference mixtures'
+target values as labelled lines, the recommendation's prediction at the end (its new-run
+interval as the error bar) and mixtures retrained with ``admire evaluate``; the fidelity
+schedule (which rung the policy bought, in order); and the recommended mixture with its
+predicted value and both its intervals.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ax.core.trial_status import TrialStatus  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from admire.app.evaluations import MixtureResult, grouped, load_evaluations  # noqa: E402
+from admire.app.view import interval_text  # noqa: E402
 from admire.bo.policies.base import Recommendation  # noqa: E402
 from admire.io import atomic_write, atomic_write_json  # noqa: E402
 from admire.schema import runs  # noqa: E402
@@ -30,9 +32,7 @@ from admire.space import MixtureSpace  # noqa: E402
 from admire.study import Study  # noqa: E402
 
 PLOTS = ("objective_vs_cost.png", "fidelity_schedule.png", "recommended_mixture.png")
-REFERENCE_KEY = "admire_reference"  # run metadata: the reference mixture a run trained
-# Recommendation fields that may say what its interval covers (the mean, or a new run).
-INTERVAL_FIELDS = ("interval", "interval_kind", "interval_covers")
+REFERENCE_COLOURS = ("tab:green", "tab:orange", "tab:red", "tab:gray")
 EVALUATION_COLOURS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
 
@@ -70,14 +70,9 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference_names(study: Study) -> dict[str, str]:
-    """run id -> reference name, for the runs the study was told are references (run metadata
-    ``admire_reference``): baselines to compare with, not the policy's own picks."""
-    out = {}
-    for index in study.ax.indices():
-        name = study.ax.metadata(index).get(REFERENCE_KEY)
-        if name:
-            out[study.run_id(index)] = str(name)
-    return out
+    """run id -> reference name, for the study's reference mixtures (uniform, natural, the
+    user's): baselines to compare with, not the policy's own picks."""
+    return {study.run_id(trial): name for name, trial in study.references().items()}
 
 
 def best_so_far(values: pd.Series, minimize: bool) -> np.ndarray:
@@ -86,28 +81,23 @@ def best_so_far(values: pd.Series, minimize: bool) -> np.ndarray:
     return np.minimum.accumulate(array) if minimize else np.maximum.accumulate(array)
 
 
-def interval_covers(rec: Recommendation) -> str:
-    """What the recommendation's interval covers, from the field that says so where the
-    policy sets one; admire's policies give a 90% interval for the mean."""
-    for name in INTERVAL_FIELDS:
-        value = getattr(rec, name, None)
-        if isinstance(value, str) and value:
-            text = value.lower()
-            if any(word in text for word in ("new", "run", "predictive", "observation")):
-                return "90% interval for a new run"
-            if "mean" in text:
-                return "90% interval for the mean"
-            return f"90% interval ({value})"
-    return "90% interval for the mean"
+def rec_interval(rec: Recommendation) -> tuple[float, float, str] | None:
+    """The interval drawn on the recommendation: one new run's (seed noise included), else the
+    mean's; None when the recommendation has none."""
+    if rec.run_lower90 is not None and rec.run_upper90 is not None:
+        return rec.run_lower90, rec.run_upper90, "90% for one new run"
+    if rec.lower90 is not None and rec.upper90 is not None:
+        return rec.lower90, rec.upper90, "90% for the mean"
+    return None
 
 
 def interval_caption(rec: Recommendation) -> str:
-    """``[lo, hi] (90% interval for the mean)``, or why there is none."""
+    """Both intervals in words (:func:`admire.app.view.interval_text`), or why there is none."""
     if rec.lower90 is None or rec.upper90 is None:
         why = {"observed": "the best value observed, no model",
                "model": "a model mean without an interval"}.get(rec.basis, rec.basis)
-        return f"no interval: basis {rec.basis} ({why})"
-    return f"[{rec.lower90:.4g}, {rec.upper90:.4g}] ({interval_covers(rec)})"
+        return f"(no interval: {why})"
+    return f"(90%: {interval_text(rec).strip()[1:-1]})"
 
 
 def _direction(study: Study) -> str:
@@ -116,12 +106,14 @@ def _direction(study: Study) -> str:
 
 def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
                              evaluations: list[MixtureResult] | None = None) -> Figure:
-    """Every finished run against the cumulative cost when it finished, per rung, with each
-    rung's best so far, the recommendation (predicted, at the cost where the study ended), the
-    reference runs by name, and mixtures retrained afterwards (mean and seed sd)."""
+    """Every completed run against the cumulative cost when it finished, one colour per rung;
+    the best so far at the target rung; the reference mixtures' target values as labelled
+    horizontal lines; the recommendation (predicted, at the cost where the study ended, with its
+    interval as an error bar); and mixtures retrained afterwards (mean and seed sd)."""
     table = _ordered(study.runs)
     unit = study.budget.unit
     minimize = study.config.objective.minimize
+    target = study.ladder.target.name
     cumulative = table[runs.COST].cumsum() / unit
     end = float(cumulative.iloc[-1]) if len(table) else 0.0
     column = runs.METRIC_PREFIX + study.metric
@@ -130,39 +122,39 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
                                                       else False)
     fig, ax = plt.subplots(figsize=(10, 5.2))
     for i, rung in enumerate(study.ladder.rungs):
-        rows = done & (table[runs.RUNG] == rung.name)  # references included: seen is seen
+        own = done & (table[runs.RUNG] == rung.name) & refs.isna()
+        if own.any():
+            ax.scatter(cumulative[own], table.loc[own, column], s=26, color=f"C{i}",
+                       alpha=0.75, label=f"{rung.name} runs")
+    at_target = done & (table[runs.RUNG] == target)  # references included: seen is seen
+    if at_target.any():
+        best = best_so_far(table.loc[at_target, column], minimize)
+        x = np.append(cumulative[at_target].to_numpy(), end)
+        ax.step(x, np.append(best, best[-1]), where="post", color="black", lw=1.8,
+                label=f"best so far at {target} (the target)")
+    for j, name in enumerate(dict.fromkeys(refs.dropna())):
+        rows = done & (refs == name)
         if not rows.any():
             continue
-        colour = f"C{i}"
-        own = rows & refs.isna()
-        if own.any():
-            ax.scatter(cumulative[own], table.loc[own, column], s=26, color=colour, alpha=0.75,
-                       label=f"{rung.name} runs")
-        best = best_so_far(table.loc[rows, column], minimize)
-        x = np.append(cumulative[rows].to_numpy(), end)
-        ax.step(x, np.append(best, best[-1]), where="post", color=colour, lw=1.8,
-                label=f"best so far ({rung.name})")
-    for name in dict.fromkeys(refs.dropna()):
-        rows = done & (refs == name)
-        if rows.any():
-            x, y = cumulative[rows], table.loc[rows, column]
-            ax.scatter(x, y, marker="D", s=50, color="white", edgecolor="black", zorder=4,
-                       label=f"reference: {name}")
-            ax.annotate(name, (float(x.iloc[-1]), float(y.iloc[-1])), xytext=(6, 4),
-                        textcoords="offset points", fontsize=8)
+        x, y = float(cumulative[rows].iloc[-1]), float(table.loc[rows, column].iloc[-1])
+        colour = REFERENCE_COLOURS[j % len(REFERENCE_COLOURS)]
+        ax.axhline(y, color=colour, ls="--", lw=1.1, label=f"reference: {name} at {target}")
+        ax.scatter([x], [y], marker="D", s=46, color=colour, edgecolor="black", zorder=4)
+        ax.annotate(f"{name} {y:.4g}", (0.0, y), xycoords=("axes fraction", "data"),
+                    xytext=(3, 3), textcoords="offset points", fontsize=8, color=colour)
     failed = table[runs.STATUS] == runs.FAILED
     if failed.any() and done.any():
         y_fail = np.full(int(failed.sum()), float(table.loc[done, column].median()))
         ax.scatter(cumulative[failed], y_fail, marker="x", color="red",
                    label="failed (drawn at the median)")
     if rec is not None:
-        lo = None if rec.lower90 is None else rec.predicted - rec.lower90
-        hi = None if rec.upper90 is None else rec.upper90 - rec.predicted
-        covers = (f"\nbar: {interval_covers(rec)}" if lo is not None
-                  else f"\nno interval: basis {rec.basis}")
-        ax.errorbar([end], [rec.predicted], yerr=None if lo is None else [[lo], [hi]],
-                    fmt="*", ms=15, color="black", mfc="gold", capsize=5, lw=1.5, zorder=5,
-                    label=f"recommended (predicted){covers}")
+        interval = rec_interval(rec)
+        yerr = None if interval is None else [[rec.predicted - interval[0]],
+                                              [interval[1] - rec.predicted]]
+        what = "no interval" if interval is None else f"bar: {interval[2]}"
+        ax.errorbar([end], [rec.predicted], yerr=yerr, fmt="*", ms=15, color="black",
+                    mfc="gold", capsize=5, lw=1.5, zorder=5,
+                    label=f"recommended: predicted {rec.predicted:.4g}\n({what})")
     if evaluations:
         _draw_evaluations(ax, evaluations, end)
     ax.set_xlabel("cumulative cost (target-rung runs)")
