@@ -133,6 +133,14 @@ def fake_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
     return {"objective": value}, 0.05
 
 
+def smooth_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
+    """No training: :func:`fake_work`'s function of the mixture, with no failing trial."""
+    w = request.mixture
+    value = (w["math"] - 0.5) ** 2 + (w["code"] - 0.3) ** 2 + {"r0": 0.2, "r1": 0.0}[
+        request.rung.name]
+    return {"objective": value}, 0.05
+
+
 def slow_first_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
     """Trial 0 takes a minute (so it can be killed mid-trial); the others train for real."""
     from admire.evaluators.ray.worker import train_trial

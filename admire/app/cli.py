@@ -363,10 +363,9 @@ def recommend_command(
 def evaluate_command(
     directory: Annotated[Path, typer.Argument(help="A saved study (admire tune --out).")],
     mixture: Annotated[list[str], typer.Option(
-        "--mixture", help="A mixture to retrain (repeat for several; the first is the one the "
-                          "others are compared with): 'recommended', 'uniform', 'natural' "
-                          "(token-proportional), or JSON weights, optionally named: "
-                          "'mine={\"math\": 0.5, \"code\": 0.5}'.")],
+        "--mixture", help="A mixture to retrain; repeat for several (the others are compared "
+                          "with the first): recommended, uniform, natural, a reference of the "
+                          "study, domain=weight,... or a JSON file; NAME: in front names it.")],
     seeds: Annotated[int, typer.Option(
         help="Fresh training seeds: the study's [proxy] seed + 1 .. + N.")] = 3,
     rung: Annotated[str | None, typer.Option(help="Rung to train at (default: the target).")
@@ -374,7 +373,7 @@ def evaluate_command(
     address: Annotated[str | None, typer.Option(
         help="Ray cluster to use (host:port or 'auto'); default: an embedded local one.")] = None,
 ) -> None:
-    """Retrain mixtures with seeds the study never used; compare them seed by seed.
+    """Retrain mixtures at a rung of a saved study with seeds it never used; print mean ± sd.
 
     Results are added to DIR/evaluations.json (pairs already there are not retrained) and drawn
     in objective_vs_cost.png; they never enter the study's experiment or budget.
@@ -383,12 +382,8 @@ def evaluate_command(
 
     result = evaluate(directory, mixture, seeds, rung=rung, address=address,
                       on_result=lambda line: console.print(line, highlight=False, markup=False))
-    wide = Console(width=max(console.width, 120))
     for item in report(result):
-        if isinstance(item, str):
-            console.print(item, highlight=False, markup=False)
-        else:
-            wide.print(item)
+        console.print(item, highlight=False, markup=False)
     if result.failures:
         raise AdmireError(f"{len(result.failures)} evaluation(s) failed; run the command again "
                           "to retry them")

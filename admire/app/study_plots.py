@@ -138,10 +138,11 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
             continue
         x, y = float(cumulative[rows].iloc[-1]), float(table.loc[rows, column].iloc[-1])
         colour = REFERENCE_COLOURS[j % len(REFERENCE_COLOURS)]
-        ax.axhline(y, color=colour, ls="--", lw=1.1, label=f"reference: {name} at {target}")
+        ax.axhline(y, color=colour, ls="--", lw=1.1,
+                   label=f"reference: {name} at {target} ({y:.4g})")
         ax.scatter([x], [y], marker="D", s=46, color=colour, edgecolor="black", zorder=4)
-        ax.annotate(f"{name} {y:.4g}", (0.0, y), xycoords=("axes fraction", "data"),
-                    xytext=(3, 3), textcoords="offset points", fontsize=8, color=colour)
+        ax.annotate(name, (0.0, y), xycoords=("axes fraction", "data"), xytext=(3, 3 + 9 * j),
+                    textcoords="offset points", fontsize=8, color=colour)  # staggered
     failed = table[runs.STATUS] == runs.FAILED
     if failed.any() and done.any():
         y_fail = np.full(int(failed.sum()), float(table.loc[done, column].median()))
@@ -173,10 +174,8 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
 def _draw_evaluations(ax: Any, evaluations: list[MixtureResult], end: float) -> None:
     """Retrained mixtures to the right of the study's end: they are not part of its spend."""
     step = max(end, 1.0) * 0.05
-    ax.axvline(end, color="0.5", ls=":", lw=1)
-    ax.annotate("end of study | retrained after it,\nnot in its budget", (end, 0.0),
-                xycoords=("data", "axes fraction"), xytext=(-3, 3), textcoords="offset points",
-                ha="right", va="bottom", fontsize=7, color="0.35")
+    ax.axvline(end, color="0.5", ls=":", lw=1,
+               label="end of the study (retrained to its right,\nnot in its budget)")
     for j, result in enumerate(evaluations):
         sd = result.sd
         ax.errorbar([end + step * (j + 1)], [result.mean],
