@@ -267,8 +267,11 @@ def replay_command(
         summary = replay.replay(table, objective, method_list, range(seeds), budget,
                                 minimize=minimize, workers=workers or None, on_result=done)
     path = replay.write_summary(summary, out)
-    plot = report.plot_regret_vs_cost(summary, out / "regret_vs_cost.png")
-    atomic_write_text(out / "summary.md", report.markdown_table(summary))
+    plot = report.plot_regret_vs_cost(summary, out / "regret_vs_cost.png", problem=table.name)
+    command = report.replay_command_line(table, objective, minimize=minimize, methods=methods,
+                                         seeds=seeds, budget=budget, out=out)
+    atomic_write_text(out / "summary.md",
+                      report.summary_markdown(summary, command=command, problem=table.name))
     grid = Table(title=f"{summary['objective']} ({summary['direction']}), best "
                        f"{summary['best_value']:.6g}, budget {budget:g} target runs")
     rows = summary_rows(summary)
@@ -279,7 +282,7 @@ def replay_command(
                        for v in row.values()])
     Console(width=max(console.width, 150)).print(grid)
     console.print(f"median over {seeds} seeds; costs in target-rung runs")
-    console.print(f"wrote {path} and {plot}")
+    console.print(f"wrote {path}, {out / 'summary.md'} and {plot}")
 
 
 @app.command("tune")
@@ -353,3 +356,34 @@ def recommend_command(
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)
+
+
+@app.command("evaluate")
+@clear_errors
+def evaluate_command(
+    directory: Annotated[Path, typer.Argument(help="A saved study (admire tune --out).")],
+    mixture: Annotated[list[str], typer.Option(
+        "--mixture", help="A mixture to retrain; repeat for several (the others are compared "
+                          "with the first): recommended, uniform, natural, a reference of the "
+                          "study, domain=weight,... or a JSON file; NAME: in front names it.")],
+    seeds: Annotated[int, typer.Option(
+        help="Fresh training seeds: the study's [proxy] seed + 1 .. + N.")] = 3,
+    rung: Annotated[str | None, typer.Option(help="Rung to train at (default: the target).")
+                    ] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster to use (host:port or 'auto'); default: an embedded local one.")] = None,
+) -> None:
+    """Retrain mixtures at a rung of a saved study with seeds it never used; print mean ± sd.
+
+    Results are added to DIR/evaluations.json (pairs already there are not retrained) and drawn
+    in objective_vs_cost.png; they never enter the study's experiment or budget.
+    """
+    from admire.app.evaluate import evaluate, report
+
+    result = evaluate(directory, mixture, seeds, rung=rung, address=address,
+                      on_result=lambda line: console.print(line, highlight=False, markup=False))
+    for item in report(result):
+        console.print(item, highlight=False, markup=False)
+    if result.failures:
+        raise AdmireError(f"{len(result.failures)} evaluation(s) failed; run the command again "
+                          "to retry them")
