@@ -164,6 +164,10 @@ def summarise(rows: list[dict[str, Any]], budgets: dict[str, float]) -> dict[str
 
 # --- reports ------------------------------------------------------------------------------------
 
+def _or_inf(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
 def across_suite(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per policy, over every problem: mean rank (1 = best; ties share the mean rank) of the
     median regret at each checkpoint and of the median AURC, and the number of problems where
@@ -178,9 +182,9 @@ def across_suite(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     for summary in report["problems"].values():
         methods = summary["methods"]
         here = [p for p in policies if p in methods]
-        columns = {f"regret@{c:g}": [median([math.inf if v is None else v
-                                             for v in methods[p]["regret_at"].get(f"{c:g}", [])])
-                                     for p in here] for c in CHECKPOINTS}
+        columns = {f"regret@{c:g}": [_or_inf(median(methods[p]["regret_at"].get(f"{c:g}", [])))
+                                     for p in here] for c in CHECKPOINTS
+                   if all(f"{c:g}" in methods[p]["regret_at"] for p in here)}
         columns["aurc"] = [float(np.median(methods[p]["aurc"])) for p in here]
         for key, values in columns.items():
             for p, r in zip(here, rankdata(values), strict=True):
