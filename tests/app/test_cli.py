@@ -72,12 +72,12 @@ def test_check_prints_a_summary_of_a_valid_config():
     assert "base-2M: cost estimate 80, fidelity 1" in out
     assert "objective: objective (lower is better; minimize)" in out
     assert "policy: screen-confirm" in out
-    assert "budget: 5 target-rung runs (about 400 in the ladder's cost units)" in out
+    assert "budget: 7 target-rung runs (about 560 in the ladder's cost units)" in out
     assert "training tokens per trial at most: 262,144" in out
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ("budget = 5.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
+    ("budget = 7.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
     ('mean_over = ["dialogue"', 'mean_over = ["dialog"', "unknown domains ['dialog']"),
     ("max_bytes = 2_000_000", "max_bites = 2", "proxy.corpus"),
 ])
