@@ -39,8 +39,17 @@ def interval_text(rec: Recommendation) -> str:
 def recommendation_text(rec: Recommendation | None) -> str:
     if rec is None:
         return "no recommendation yet"
-    return (f"{mixture_text(rec.mixture)}  predicted {rec.predicted:.4g}{interval_text(rec)} "
+    return (f"{mixture_text(rec.mixture)}  predicted {rec.predicted:.4g}{_run_interval(rec)} "
             f"at {rec.rung} ({rec.n_observations} observations)")
+
+
+def _run_interval(rec: Recommendation) -> str:
+    """The one interval a one-line summary has room for: a new run's, else the mean's."""
+    if rec.run_lower90 is not None and rec.run_upper90 is not None:
+        return f" (a new run: [{rec.run_lower90:.4g}, {rec.run_upper90:.4g}], 90%)"
+    if rec.lower90 is not None and rec.upper90 is not None:
+        return f" (the mean: [{rec.lower90:.4g}, {rec.upper90:.4g}], 90%)"
+    return ""
 
 
 class TuneView:
