@@ -387,3 +387,6 @@ def evaluate_command(
     if result.failures:
         raise AdmireError(f"{len(result.failures)} evaluation(s) failed; run the command again "
                           "to retry them")
+
+
+import admire.app.ask_tell_cli  # noqa: E402, F401  (registers init, ask and tell)

@@ -35,9 +35,13 @@ from admire.proxy.corpora import Corpora, build_corpora
 from admire.proxy.sampler import weight_upper_bounds
 from admire.proxy.train import ProxySpec
 from admire.schema import runs
+from admire.schema.command import is_command_rung
 from admire.schema.config import StudyConfig, load_config
+from admire.schema.ladder import Rung
 from admire.study import Study
 from admire.study.loop import Event, resume_running, run
+
+TRIALS_DIR = "trials"  # command rungs' trial folders, under the study directory
 
 
 @dataclass
@@ -65,10 +69,30 @@ def absolute_paths(config: StudyConfig, base_dir: Path) -> StudyConfig:
     return replace(config, domains=tuple(domains))
 
 
+def proxy_rungs(config: StudyConfig) -> list[Rung]:
+    """The rungs admire's proxy trains (the others name a command of their own)."""
+    return [r for r in config.ladder.rungs if not is_command_rung(r.spec)]
+
+
 def trial_tokens(config: StudyConfig) -> int:
-    """Most training tokens any rung draws (normally the target's); every rung's spec is
-    parsed here, so a bad rung fails before a cluster starts, with its field named."""
-    return max(ProxySpec.from_rung(r).train.tokens for r in config.ladder.rungs)
+    """Most training tokens any proxy rung draws (normally the target's; 0 with none); every
+    proxy rung's spec is parsed here, so a bad rung fails before a cluster starts, with its
+    field named."""
+    return max((ProxySpec.from_rung(r).train.tokens for r in proxy_rungs(config)), default=0)
+
+
+def command_only_settings(config: StudyConfig) -> ProxySettings:
+    """A ladder of command rungs only: no corpora, no proxy objective; ``[proxy]`` may give
+    the seed passed to the commands as {seed}."""
+    table = dict(config.proxy)
+    unknown = sorted(set(table) - {"seed"})
+    if unknown:
+        raise ConfigError(f"every rung runs a command, so only seed applies; got {unknown}",
+                          where="proxy")
+    seed = table.get("seed", config.seed)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"must be an integer >= 0, got {seed!r}", where="proxy.seed")
+    return ProxySettings(seed=seed)
 
 
 def with_repetition_bounds(config: StudyConfig, available: Mapping[str, int]) -> StudyConfig:
@@ -102,10 +126,12 @@ def build_study_corpora(config: StudyConfig, settings: ProxySettings) -> tuple[C
 
 
 def prepare_study(config_path: Path, out: Path, resume: bool, console: Console
-                  ) -> tuple[Study, ProxySettings, Corpora, dict[str, str]]:
-    """Load and check the config, build the corpora, and create or reload the study."""
+                  ) -> tuple[Study, ProxySettings, Corpora | None, dict[str, str]]:
+    """Load and check the config, build the corpora (none when every rung runs a command),
+    and create or reload the study."""
     given = absolute_paths(load_config(config_path), config_path.resolve().parent)
-    settings = ProxySettings.from_config(given)
+    proxy = bool(proxy_rungs(given))
+    settings = ProxySettings.from_config(given) if proxy else command_only_settings(given)
     trial_tokens(given)
     saved = (out / "study.json").exists()
     if resume and not saved:
@@ -113,12 +139,17 @@ def prepare_study(config_path: Path, out: Path, resume: bool, console: Console
     if not resume and saved:
         raise ValidationError("already holds a study: pass --resume to continue it, or choose "
                               "another --out", where=str(out))
-    corpora, sources = build_study_corpora(given, settings)
-    config = with_repetition_bounds(given, corpora.available_tokens())
+    corpora, sources, config, tokens = None, {}, given, None
+    if proxy:
+        corpora, sources = build_study_corpora(given, settings)
+        tokens = corpora.available_tokens()
+        config = with_repetition_bounds(given, tokens)
+    elif given.references is None:  # no token counts, so no natural mixture
+        config = replace(given, references=("uniform",))
     if not resume:
         study = Study(config)
         target = config.ladder.target.name
-        for name, weights in reference_mixtures(config, corpora.available_tokens()).items():
+        for name, weights in reference_mixtures(config, tokens).items():
             study.attach(weights, target, reference=name)
         return study, settings, corpora, sources
     study = Study.load(out)
@@ -190,7 +221,8 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
         import torch
 
         torch.set_num_threads(1)  # actors hold the cores (locally, or the head's); the GP is small
-        source = CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir)
+        source = (None if corpora is None else
+                  CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir))
         max_epochs = {d.name: d.max_epochs for d in study.config.domains}
         with (RayProxyPool(source, study.ladder, study.config.max_parallel, work=work,
                            on_start=on_start) as pool,
@@ -202,7 +234,8 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
             attached = [] if resume else study.trials_by_status(TrialStatus.RUNNING)
             study.save(out)
             evaluator = RayEvaluator(pool, study.ladder, settings.seed, settings.objective,
-                                     max_epochs)
+                                     max_epochs, trials_dir=out / TRIALS_DIR,
+                                     metric=study.metric)
             try:
                 stop = run(study, evaluator, reruns=reruns, attached=attached,
                            on_event=LiveHooks(study, pool, out, view))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from admire.errors import ConfigError
+from admire.schema.command import command_spec, is_command_rung
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,13 @@ def ladder_from_dict(data: Mapping[str, Any], *, where: str) -> FidelityLadder:
             message = ("missing field" if error["type"] == "missing"
                        else f"{error['msg']}, got {error.get('input')!r}")
             raise ConfigError(message, where=f"{place}.{loc}" if loc else place) from None
+    for i, t in enumerate(tables):  # a command rung's template fails here, at config load
+        extra = dict(t.model_extra or {})
+        if is_command_rung(extra):
+            try:
+                command_spec(t.name, extra)
+            except ConfigError as exc:
+                raise ConfigError(exc.problem, where=f"{where}.rung[{i}]: {exc.where}") from None
     target_cost = tables[-1].cost_estimate
     rungs = tuple(Rung(t.name, t.fidelity if t.fidelity is not None
                        else t.cost_estimate / target_cost, t.cost_estimate,

@@ -19,9 +19,11 @@ NaN/inf metrics come back as an ordinary outcome; the study refuses them (see ``
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from admire.errors import ConfigError
@@ -77,7 +79,8 @@ class RayProxyPool:
     replaced, and a dead one is never reused.
     """
 
-    def __init__(self, source: CorporaSource, ladder: FidelityLadder, max_parallel: int, *,
+    def __init__(self, source: CorporaSource | None, ladder: FidelityLadder, max_parallel: int,
+                 *,
                  work: WorkFn = train_trial, max_attempts: int = MAX_ATTEMPTS,
                  on_start: StartHook | None = None) -> None:
         import ray
@@ -280,22 +283,31 @@ class RayProxyPool:
 
 class RayEvaluator:
     """The actor pool as the loop's evaluator: a proposal becomes a trial request for its rung
-    (with the study's training seed, objective and repetition limits)."""
+    (with the study's training seed, objective and repetition limits). ``trials_dir``: where
+    command rungs' trials get their folders (``<trials_dir>/<trial>-<rung>``); ``metric``: the
+    objective metric their metrics files must hold; commands run in this process's cwd."""
 
     def __init__(self, pool: RayProxyPool, ladder: FidelityLadder, seed: int,
                  objective: Mapping[str, Any] | None,
-                 max_epochs: Mapping[str, float | None] | None) -> None:
+                 max_epochs: Mapping[str, float | None] | None, *,
+                 trials_dir: str | Path | None = None, metric: str | None = None) -> None:
         self.pool, self.ladder = pool, ladder
         self.seed, self.objective, self.max_epochs = seed, objective, max_epochs
+        self.trials_dir = None if trials_dir is None else Path(trials_dir).resolve()
+        self.metric = metric
+        self.cwd = os.getcwd()
 
     @property
     def free(self) -> int:
         return self.pool.free
 
     def submit(self, proposal: Proposal) -> None:
+        out_dir = (None if self.trials_dir is None else
+                   str(self.trials_dir / f"{proposal.trial_index:05d}-{proposal.rung}"))
         self.pool.submit(TrialRequest(proposal.trial_index, dict(proposal.mixture),
                                       self.ladder.rung(proposal.rung), self.seed,
-                                      self.objective, self.max_epochs))
+                                      self.objective, self.max_epochs, out_dir=out_dir,
+                                      metric=self.metric, cwd=self.cwd))
 
     def poll(self, timeout: float | None) -> list[Outcome]:
         return self.pool.wait(timeout=timeout)

@@ -1,5 +1,8 @@
 """What a Ray actor runs: the trial request, the default work (train the rung's proxy), the
 resources a rung reserves, and the actor itself (corpora loaded once, torch threads pinned).
+
+A rung with a ``command`` (:mod:`admire.schema.command`) is trained by that command instead: the
+same actor, with the same resources, runs it as a subprocess in the trial's own folder.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from admire.errors import ConfigError
+from admire.evaluators.command import CommandFailed, run_command
 from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
+from admire.schema.command import is_command_rung
 from admire.schema.ladder import Rung
 
 WorkFn = Callable[[Corpora, "TrialRequest", str], tuple[Mapping[str, float], float]]
@@ -50,7 +55,9 @@ class CorporaSource:
 
 @dataclass(frozen=True)
 class TrialRequest:
-    """One trial as a worker sees it."""
+    """One trial as a worker sees it. A command rung also needs ``out_dir`` (the trial's own
+    folder), ``metric`` (the study's objective, which its metrics file must hold) and ``cwd``
+    (where its command runs: the driver's working directory)."""
 
     trial_index: int
     mixture: Mapping[str, float]
@@ -58,6 +65,19 @@ class TrialRequest:
     seed: int = 0
     objective: Mapping[str, Any] | None = None
     max_epochs: Mapping[str, float | None] | None = None
+    out_dir: str | None = None
+    metric: str | None = None
+    cwd: str | None = None
+
+
+def command_trial(request: TrialRequest) -> tuple[Mapping[str, float], float]:
+    """Run a command rung's trainer for ``request`` (see :mod:`admire.evaluators.command`)."""
+    if request.out_dir is None:
+        raise ConfigError("a command rung needs a folder for its trials (a study directory)",
+                          where=f"rung {request.rung.name!r}.command")
+    return run_command(request.rung.name, request.rung.spec, trial=request.trial_index,
+                       seed=request.seed, mixture=request.mixture, out_dir=request.out_dir,
+                       metric=request.metric, cwd=request.cwd)
 
 
 def train_trial(corpora: Corpora, request: TrialRequest, device: str
@@ -204,20 +224,24 @@ class ProxyWorker:
     """Lives in its own process: corpora loaded once, torch threads pinned, one trial at a time.
 
     ``run`` never raises for a trial's own error: it returns the reason, so only a dead process
-    shows up as a Ray error in the driver.
+    shows up as a Ray error in the driver. ``source`` None: no corpora and no torch (a ladder of
+    command rungs only).
     """
 
-    def __init__(self, source: CorporaSource, resources: Resources, work: WorkFn) -> None:
-        import torch
+    def __init__(self, source: CorporaSource | None, resources: Resources, work: WorkFn
+                 ) -> None:
+        self.corpora: Corpora | None = None
+        if source is not None:
+            import torch
 
-        torch.set_num_threads(resources.threads)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.corpora = source.load()
-        # Import the model stack now: otherwise the first trial's cost (wall seconds, which the
-        # study's cost model learns from) includes seconds of imports.
-        from transformers import AutoModelForCausalLM, LlamaConfig  # noqa: F401
+            torch.set_num_threads(resources.threads)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            self.corpora = source.load()
+            # Import the model stack now: otherwise the first trial's cost (wall seconds, which
+            # the study's cost model learns from) includes seconds of imports.
+            from transformers import AutoModelForCausalLM, LlamaConfig  # noqa: F401
 
-        import admire.proxy.train  # noqa: F401
+            import admire.proxy.train  # noqa: F401
         self.device = resources.device
         self.work = work
 
@@ -236,7 +260,15 @@ class ProxyWorker:
     def run(self, request: TrialRequest) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
-            metrics, cost = self.work(self.corpora, request, self.device)
+            if is_command_rung(request.rung.spec):
+                metrics, cost = command_trial(request)
+            elif self.corpora is None:
+                raise ConfigError("this pool has no corpora for admire's proxy",
+                                  where=f"rung {request.rung.name!r}")
+            else:
+                metrics, cost = self.work(self.corpora, request, self.device)
+        except CommandFailed as exc:  # the reason and the log's last lines
+            return {"error": f"CommandFailed: {exc}", "cost": time.perf_counter() - t0}
         except Exception as exc:  # noqa: BLE001 - any trial error fails only that trial
             self._release_gpu_memory()  # after CUDA OOM the next trial needs a clean cache
             return {"error": short_error(exc), "cost": time.perf_counter() - t0}
