@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from admire.app.cli import app, clear_errors, console, err_console
+from admire.app.cli_app import app, clear_errors, console, err_console
 
 
 @app.command("init")

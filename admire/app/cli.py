@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,30 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from admire.app.cli_app import app, clear_errors, console, err_console, runs_app
 from admire.errors import AdmireError, ValidationError
-
-app = typer.Typer(help="Multi-fidelity Bayesian optimisation of training-data mixtures.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-runs_app = typer.Typer(help="Import, validate and inspect runs tables.", no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print an admire error as one clear line and exit 2, instead of a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except AdmireError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                              soft_wrap=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 def _split(text: str) -> list[str]:
@@ -389,4 +365,4 @@ def evaluate_command(
                           "to retry them")
 
 
-import admire.app.ask_tell_cli  # noqa: E402, F401  (registers init, ask and tell)
+import admire.app.ask_tell_cli  # noqa: E402, F401, I001  (registers init, ask and tell)

@@ -110,6 +110,9 @@ class _Run:
             room = self.evaluator.free
             if self.trials_left is not None:
                 room = min(room, self.trials_left)
+            cap = self.study.budget.max_trials
+            if cap is not None:  # a batch never overshoots max_trials
+                room = min(room, cap - len(self.study.experiment.trials))
             proposals = self.study.propose(min(batch or room, room))
             if not proposals:
                 return "nothing left to propose"

@@ -61,6 +61,12 @@ def test_trials_and_max_trials_stop_the_loop():
     assert len(study.experiment.trials) == 5
 
 
+def test_a_batch_never_overshoots_max_trials():
+    study = Study(make_config(max_trials=5))
+    assert run(study, Recorder(capacity=4)) == "max_trials reached (5)"
+    assert len(study.experiment.trials) == 5 and len(study.runs) == 5
+
+
 def test_a_streak_of_failures_stops_proposing_and_errors_fail_only_their_trial():
     calls = {"n": 0}
 
