@@ -34,6 +34,7 @@ class Connection:
     address: str
     owned: bool
     temp_dir: str | None = None
+    session_root: str | None = None  # an embedded cluster's temp folder, named by its processes
 
 
 def connect(address: str | None = None, *, num_cpus: int | None = None,
@@ -61,9 +62,38 @@ def disconnect(connection: Connection) -> None:
     import ray
 
     if connection.owned and ray.is_initialized():
+        started = _session_processes(connection.session_root)
         ray.shutdown()
+        _reap(started)
     if connection.owned and connection.temp_dir is not None:
         shutil.rmtree(connection.temp_dir, ignore_errors=True)
+
+
+def _session_processes(root: str | None) -> list:
+    """The processes of the embedded cluster kept under ``root`` (GCS, raylet, workers, ...):
+    their command lines name it. None (a cluster we only connected to): none of ours."""
+    import psutil
+
+    if root is None:
+        return []
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if root in " ".join(proc.cmdline()):
+                found.append(proc)
+    return found
+
+
+def _reap(processes: list, grace_s: float = 15.0) -> None:
+    """Wait for ``processes`` to exit after ``ray.shutdown()``, then kill what is left (under
+    load some outlive it: gcs_server can ignore SIGTERM for 18 s), so nothing keeps running."""
+    import psutil
+
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,7 +198,7 @@ def _embedded(num_cpus: int | None, temp_dir: str | None) -> Connection:
             shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     return Connection(str(info.address_info["address"]), owned=True,
-                      temp_dir=temp_dir if own else None)
+                      temp_dir=temp_dir if own else None, session_root=temp_dir)
 
 
 def _first_line(exc: BaseException) -> str:

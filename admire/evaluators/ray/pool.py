@@ -295,7 +295,11 @@ class RayEvaluator:
         self.seed, self.objective, self.max_epochs = seed, objective, max_epochs
         self.trials_dir = None if trials_dir is None else Path(trials_dir).resolve()
         self.metric = metric
-        self.cwd = os.getcwd()
+        # Command rungs run where the driver was started; None: the driver's working folder
+        # is gone (a Ray job's unpacked working_dir can be cleaned up under it).
+        self.cwd: str | None = None
+        with contextlib.suppress(FileNotFoundError):
+            self.cwd = os.getcwd()
 
     @property
     def free(self) -> int:
