@@ -55,6 +55,9 @@ def test_embedded_cluster_listens_on_loopback_only_and_stops(monkeypatch):
     monkeypatch.delenv(SWITCH, raising=False)  # connect() must set the switch itself
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     temp = short_tempdir()
+    # Children this process had already (e.g. multiprocessing's resource tracker, started by an
+    # earlier test's spawn pool) are not the cluster's.
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     connection = connect(num_cpus=1, temp_dir=temp)
     started: list[psutil.Process] = []
     try:
@@ -65,7 +68,8 @@ def test_embedded_cluster_listens_on_loopback_only_and_stops(monkeypatch):
             return os.getpid()
 
         worker = ray.get(pid.remote(), timeout=120)  # a worker process is up, with its ports
-        started = [p for p in _session_processes(temp) if p.pid != os.getpid()]
+        started = [p for p in _session_processes(temp)
+                   if p.pid != os.getpid() and p.pid not in before]
         names = {p.name() for p in started}
         assert {"raylet", "gcs_server"} <= names and worker in {p.pid for p in started}
         sockets = {}
@@ -88,7 +92,8 @@ def test_embedded_cluster_listens_on_loopback_only_and_stops(monkeypatch):
     assert not ray.is_initialized()
     assert alive == [], f"left running after disconnect: {[p.pid for p in alive]}"
     deadline = time.monotonic() + 5
-    while (left := [p for p in _session_processes(temp) if p.pid != os.getpid()]) \
+    while (left := [p for p in _session_processes(temp)
+                    if p.pid != os.getpid() and p.pid not in before]) \
             and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == []
