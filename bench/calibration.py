@@ -42,6 +42,7 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     import suite
 
     from admire.bo.policies.registry import parse_policy
+    from admire.space import mixture_key
     from admire.study.loop import run
 
     name, spec, seed = task
@@ -52,10 +53,9 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     history = study.history()
     target = len(study.ladder.rungs) - 1
     surrogate = study.policy.model(history)
-    run_at_target = {tuple(np.round(w, 6)) for w in
+    run_at_target = {mixture_key(w) for w in
                      history.observations.weights[history.observations.rung == target]}
-    held_out = np.array([tuple(np.round(w, 6)) not in run_at_target
-                         for w in replay.target_weights])
+    held_out = np.array([mixture_key(w) not in run_at_target for w in replay.target_weights])
     weights = replay.target_weights[held_out]
     truth = replay.target_values[held_out] * (-1.0 if replay.minimize else 1.0)
     mean, var_f = surrogate.predict(weights, target)

@@ -30,6 +30,8 @@ from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
+from admire.space import mixture_keys_array
+
 DTYPE = torch.float64
 KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
@@ -295,21 +297,26 @@ class MixtureSurrogate:
         per_point = noise[rungs] if len(noise) > 1 else np.full(len(rungs), noise[0])
         return np.clip(per_point * self.scaling.std[rungs] ** 2, 1e-12, None)
 
-    def loo_z(self, rung: int) -> np.ndarray:
-        """Leave-one-mixture-out z-scores at ``rung``: for each observation there, its value
-        predicted with every observation of its mixture left out (at all rungs: a mixture the
-        model has not seen at all), as (y - mu) / sd of a new run, hyperparameters fixed.
+    def loo_z(self, rung: int | None = None) -> np.ndarray:
+        """Leave-one-mixture-out z-scores of the observations at ``rung`` (None: every rung):
+        each value predicted with every observation of its mixture left out (at all rungs: a
+        mixture the model has not seen at all), as (y - mu) / sd of a new run, hyperparameters
+        fixed.
 
         Closed form (Rasmussen and Williams 5.4.2, for a block B of left-out points): with
-        a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1.
-        A calibrated model gives z-scores of unit spread; larger ones mean its intervals are
-        too narrow for mixtures it has not seen."""
+        a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1; one
+        factorisation serves every block. A calibrated model gives z-scores of unit spread;
+        larger ones mean its intervals are too narrow for mixtures it has not seen."""
         assert self.model is not None and self.data is not None
-        at_rung = np.flatnonzero(self.data.rung == rung)
-        if not len(at_rung):
+        wanted = (np.arange(self.data.n) if rung is None
+                  else np.flatnonzero(self.data.rung == rung))
+        if not len(wanted):
             return np.zeros(0)
         X = self.model.transform_inputs(self._X(self.data.weights, self.data.rung))
-        keys = [tuple(row) for row in np.round(self.data.weights, 6).tolist()]
+        blocks: dict[tuple[float, ...], list[int]] = {}
+        for j, key in enumerate(map(tuple, mixture_keys_array(self.data.weights).tolist())):
+            blocks.setdefault(key, []).append(j)
+        block_of = {j: block for block in blocks.values() for j in block}
         with torch.no_grad(), exact():
             prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
                 else self.model.likelihood(self.model.forward(X))
@@ -317,8 +324,8 @@ class MixtureSurrogate:
             inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
             alpha = inverse @ residual
             z = []
-            for i in at_rung:
-                block = [j for j, key in enumerate(keys) if key == keys[i]]
+            for i in wanted:
+                block = block_of[int(i)]
                 cov = torch.linalg.inv(inverse[block][:, block])
                 r = cov @ alpha[block]
                 k = block.index(int(i))
@@ -332,9 +339,10 @@ class MixtureSurrogate:
         Gaussian's 1.645, never below 1 (a split-conformal correction; the GP's marginal
         likelihood makes it overconfident away from its data)."""
         assert self.data is not None
-        z = self.loo_z(rung)
+        every = self.loo_z()  # one factorisation for the rung's z-scores and the fallback
+        z = every[self.data.rung == rung] if len(every) else every
         if len(z) < MIN_LOO:
-            z = np.concatenate([self.loo_z(r) for r in np.unique(self.data.rung)])
+            z = every
         if len(z) < MIN_LOO:
             return 1.0
         return max(1.0, float(np.quantile(np.abs(z), 0.9)) / 1.6448536269514722)
