@@ -24,7 +24,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from admire.errors import ValidationError
-from admire.schema.config import StudyConfig, load_config
+from admire.schema.config import load_config, proxy_seed
 from admire.study import Study
 from admire.study.storage import STUDY_FILE
 
@@ -67,12 +67,6 @@ def locked(directory: Path) -> Iterator[None]:
         raise ValidationError(f"could not take the study's lock in {LOCK_TIMEOUT_S:g}s (another "
                               f"process holds {directory / LOCK_FILE})", where=str(directory)
                               ) from None
-
-
-def training_seed(config: StudyConfig) -> int:
-    """The seed trials train with: ``[proxy] seed``, else the study's seed."""
-    seed = dict(config.proxy).get("seed", config.seed)
-    return seed if isinstance(seed, int) else config.seed
 
 
 def init_study(config_path: Path, out: Path) -> Study:
@@ -128,7 +122,7 @@ def ask(directory: Path, n: int = 1) -> AskResult:
             handed.append(proposal)
         if proposals:
             study.save(directory)
-        seed = training_seed(study.config)
+        seed = proxy_seed(study.config)
         return AskResult([Asked(p.trial_index, p.rung, p.fidelity, dict(p.mixture), seed)
                           for p in handed], stopped, retry and not handed)
 
@@ -169,6 +163,6 @@ def tell(directory: Path, trial: int, *, metrics: Path | None = None,
             study.fail(trial, failed, cost=cost or 0.0)
         else:
             study.complete(trial, values, cost if cost is not None else float(file_cost or 0),
-                           seed=training_seed(study.config))
+                           seed=proxy_seed(study.config))
         study.save(directory)
     return study

@@ -25,7 +25,7 @@ from typing import Any
 from admire.errors import ConfigError
 from admire.proxy.corpora import CorpusConfig
 from admire.proxy.train import Objective
-from admire.schema.config import StudyConfig
+from admire.schema.config import StudyConfig, proxy_seed
 
 PROXY_FIELDS = ("seed", "objective", "cache_dir", "corpus")
 FIXED_METRICS = ("objective", "train_loss", "tokens_per_s", "wall_s", "flops", "n_params")
@@ -48,9 +48,7 @@ class ProxySettings:
         if unknown:
             raise ConfigError(f"unknown fields {unknown}; allowed: {list(PROXY_FIELDS)}",
                               where=where)
-        seed = table.get("seed", config.seed)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"must be an integer >= 0, got {seed!r}", where=f"{where}.seed")
+        seed = proxy_seed(config, where)
         cache_dir = table.get("cache_dir")
         if cache_dir is not None and not isinstance(cache_dir, str):
             raise ConfigError(f"must be a path, got {cache_dir!r}", where=f"{where}.cache_dir")

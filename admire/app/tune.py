@@ -36,7 +36,7 @@ from admire.proxy.sampler import weight_upper_bounds
 from admire.proxy.train import ProxySpec
 from admire.schema import runs
 from admire.schema.command import is_command_rung
-from admire.schema.config import StudyConfig, load_config
+from admire.schema.config import StudyConfig, load_config, proxy_seed
 from admire.schema.ladder import Rung
 from admire.study import Study
 from admire.study.loop import Event, resume_running, run
@@ -89,10 +89,7 @@ def command_only_settings(config: StudyConfig) -> ProxySettings:
     if unknown:
         raise ConfigError(f"every rung runs a command, so only seed applies; got {unknown}",
                           where="proxy")
-    seed = table.get("seed", config.seed)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"must be an integer >= 0, got {seed!r}", where="proxy.seed")
-    return ProxySettings(seed=seed)
+    return ProxySettings(seed=proxy_seed(config))
 
 
 def with_repetition_bounds(config: StudyConfig, available: Mapping[str, int]) -> StudyConfig:

@@ -206,6 +206,14 @@ def load_config(path: str | Path) -> StudyConfig:
     return config_from_dict(read_toml(path), base_dir=path.parent, where=str(path))
 
 
+def proxy_seed(config: StudyConfig, where: str = "proxy") -> int:
+    """The seed every trial trains with: ``[proxy] seed``, else the study's seed."""
+    seed = dict(config.proxy).get("seed", config.seed)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"must be an integer >= 0, got {seed!r}", where=f"{where}.seed")
+    return seed
+
+
 def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     """The TOML-shaped dict that :func:`config_from_dict` reads back."""
     study = {"name": config.name, "mode": config.mode, "max_parallel": config.max_parallel,
