@@ -102,6 +102,17 @@ def save_evaluations(directory: str | Path, evaluations: Iterable[Evaluation], *
 # --- statistics ---------------------------------------------------------------------------------
 
 
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.fmean(values) if values else math.nan
+
+
+def _sd(values: Iterable[float]) -> float:
+    """Sample sd; NaN below two values."""
+    values = list(values)
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
 @dataclass(frozen=True)
 class MixtureResult:
     """One mixture's values at one rung, per seed (seed -> value), with their mean and sd."""
@@ -113,11 +124,11 @@ class MixtureResult:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.values.values()) if self.values else math.nan
+        return _mean(self.values.values())
 
     @property
     def sd(self) -> float:
-        return statistics.stdev(self.values.values()) if len(self.values) > 1 else math.nan
+        return _sd(self.values.values())
 
 
 @dataclass(frozen=True)
@@ -131,11 +142,11 @@ class PairedDifference:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.diffs.values()) if self.diffs else math.nan
+        return _mean(self.diffs.values())
 
     @property
     def sd(self) -> float:
-        return statistics.stdev(self.diffs.values()) if len(self.diffs) > 1 else math.nan
+        return _sd(self.diffs.values())
 
     @property
     def better_on(self) -> int:
