@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,7 +122,7 @@ def study_result(out: Path, wall: float | None) -> dict:
     """What the study in ``out`` reported; ``wall`` None: not timed from outside (the tune's
     own wall time, after start-up, stands in)."""
     rec = json.loads((out / "recommendation.json").read_text(encoding="utf-8"))
-    return {"command": "admire tune examples/local-cpu.toml --out " + str(out),
+    return {"command": "admire tune examples/local-cpu.toml --out " + str(out), "out": str(out),
             "wall_s": rec["wall_s"] if wall is None else wall, "limit_s": 600,
             "timed_from_outside": wall is not None, "tune_reported_wall_s": rec["wall_s"],
             "stop_reason": rec["stop_reason"], "spent_target_runs": rec["spent_target_runs"],
@@ -132,54 +131,38 @@ def study_result(out: Path, wall: float | None) -> dict:
             "references": rec["references"]}
 
 
-def compare_at_target(source: CorporaSource, config, settings: ProxySettings,
-                      mixtures: Mapping[str, Mapping[str, float]], seeds: list[int],
-                      rung: str | None = None) -> dict:
-    """Train the recommended mixture and each reference at the target rung, same seeds.
+def compare_at_target(study_dir: Path, references: list[str], n_seeds: int,
+                      objective: object, rung: str | None = None) -> dict:
+    """Retrain the recommended mixture and each reference with ``admire evaluate``'s code
+    (fresh seeds: the study's seed + 1 .. + N; the Ray session already open).
 
     The margin over a reference is its mean minus the recommendation's (lower is better);
     it counts only if larger than the seed spread (the larger of the two sds)."""
-    target = config.ladder.rung(rung) if rung else config.ladder.target
-    max_epochs = {d.name: d.max_epochs for d in config.domains}
-    jobs = [(name, mix, seed) for seed in seeds for name, mix in mixtures.items()]
-    values: dict[str, dict[int, float]] = {name: {} for name in mixtures}
-    costs: list[float] = []
-    with RayProxyPool(source, config.ladder, 2) as pool:
-        pending = list(enumerate(jobs))
-        started: dict[int, tuple[str, Mapping[str, float], int]] = {}
-        done = 0
-        while done < len(jobs):
-            while pending and pool.free > 0:
-                i, (name, mix, seed) = pending.pop(0)
-                pool.submit(TrialRequest(i, dict(mix), target, seed, settings.objective,
-                                         max_epochs))
-                started[i] = (name, mix, seed)
-            for outcome in pool.wait(timeout=1.0):
-                name, _, seed = started[outcome.trial_index]
-                if not outcome.ok:
-                    raise SystemExit(f"{name} seed {seed} failed: {outcome.error}")
-                values[name][seed] = float(outcome.metrics["objective"])
-                costs.append(outcome.cost)
-                done += 1
-    summary = {name: {"per_seed": {str(s): v[s] for s in seeds},
-                      "mean": statistics.mean(v.values()),
-                      "sd": statistics.stdev(v.values()) if len(v) > 1 else 0.0}
-               for name, v in values.items()}
+    from admire.app.evaluate import evaluate
+    from admire.app.evaluations import load_evaluations
+
+    specs = [f"recommended:{study_dir / 'recommendation.json'}", *references]
+    result = evaluate(study_dir, specs, n_seeds, rung=rung)
+    if result.failures:
+        raise SystemExit("retraining failed: " + "; ".join(result.failures))
+    values = {r.name: r.values for r in result.results}
+    summary = {r.name: {"per_seed": {str(s): r.values[s] for s in result.seeds},
+                        "mean": r.mean, "sd": r.sd if len(result.seeds) > 1 else 0.0}
+               for r in result.results}
     rec = summary["recommended"]
     margins = {}
-    for name in mixtures:
-        if name == "recommended":
-            continue
+    for name in references:
         margin = summary[name]["mean"] - rec["mean"]
         spread = max(summary[name]["sd"], rec["sd"])
         margins[name] = {"margin": margin, "spread": spread, "beats": margin > spread,
                          "better_on_every_seed": all(values["recommended"][s] < values[name][s]
-                                                     for s in seeds)}
-    return {"rung": target.name, "seeds": seeds, "objective": "mean validation loss over "
-            f"{settings.objective}", "minimize": True, "mixtures": summary,
-            "margins": margins, "beats_every_reference": all(m["beats"]
-                                                              for m in margins.values()),
-            "compared_mixtures": {k: dict(v) for k, v in mixtures.items()},
+                                                     for s in result.seeds)}
+    costs = [e.cost for e in load_evaluations(study_dir) if e.rung == result.rung]
+    return {"rung": result.rung, "seeds": result.seeds,
+            "objective": f"mean validation loss over {objective}", "minimize": result.minimize,
+            "mixtures": summary, "margins": margins,
+            "beats_every_reference": all(m["beats"] for m in margins.values()),
+            "compared_mixtures": {r.name: dict(r.weights) for r in result.results},
             "trial_cost_s_mean": statistics.mean(costs)}
 
 
@@ -281,10 +264,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             loop = loop_overhead(Path(tmp), args.loop_n)
         print(f"loop: {loop['per_trial_s']:.2f} s per trial", flush=True)
-        mixtures = {"recommended": study["recommendation"]["mixture"],
-                    **{ref["name"]: ref["mixture"] for ref in study["references"]}}
-        comparison = compare_at_target(source, config, settings, mixtures,
-                                       list(range(1, args.seeds + 1)), args.compare_rung)
+        comparison = compare_at_target(Path(study.get("out", args.out / "study")),
+                                       [ref["name"] for ref in study["references"]],
+                                       args.seeds, settings.objective, args.compare_rung)
     finally:
         disconnect(connection)
     result = {"git": git_state(),
