@@ -63,10 +63,19 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     scale = surrogate.interval_scale(target)
     inside_run = np.abs(truth - mean) <= Z90 * np.sqrt(var_y)
     inside_scaled = np.abs(truth - mean) <= Z90 * scale * np.sqrt(var_y)
+    every = surrogate.loo_z()
+    scale_all = max(1.0, float(np.quantile(np.abs(every), 0.9)) / Z90) if len(every) else 1.0
+    variants = {"target": scale, "all": scale_all, "max": max(scale, scale_all)}
+    far = np.sqrt(var_f) / np.sqrt(var_f.max())
     out = {"problem": name, "policy": spec, "seed": seed, "held_out": int(held_out.sum()),
            "coverage_new_run": float(inside_run.mean()),
            "coverage_calibrated": float(inside_scaled.mean()), "scale": scale,
-           "median_z": float(np.median(np.abs(truth - mean) / np.sqrt(var_y)))}
+           "median_z": float(np.median(np.abs(truth - mean) / np.sqrt(var_y))),
+           "variants": {k: {"scale": v, "coverage": float(
+               (np.abs(truth - mean) <= Z90 * v * np.sqrt(var_y)).mean())}
+               for k, v in variants.items()},
+           "z_by_sd_tercile": [float(np.median(np.abs(truth - mean)[m] / np.sqrt(var_y)[m]))
+                               for m in np.array_split(np.argsort(far), 3)]}
     # What the user is shown: the recommendation's mean interval against the noiseless truth
     # there (synthetic problems). Its new-run interval cannot be checked in replay: the
     # recommended mixture's recorded runs are in the model's data.

@@ -30,10 +30,14 @@ import numpy as np
 
 from admire.app.evaluations import (
     Evaluation,
+    IntervalCheck,
     MixtureResult,
     PairedDifference,
+    coverage_line,
+    interval_checks,
     load_evaluations,
     paired_differences,
+    record_interval_checks,
     results_for,
     save_evaluations,
     weights_key,
@@ -169,6 +173,7 @@ class EvaluateResult:
     failures: list[str]
     wall_s: float
     path: Path
+    interval_checks: list[IntervalCheck]
 
 
 def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
@@ -221,6 +226,10 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
                           directory, address, on_result, work)
     results = results_for(load_evaluations(directory), [(m.name, m.weights) for m in mixtures],
                           level.name, seeds)
+    checks = (interval_checks(results, lambda w: study.predict(
+        np.array([w[d] for d in study.space.domains])))
+        if level.name == study.ladder.target.name and study.n_completed else [])
+    record_interval_checks(directory, checks)
     if len(study.runs):
         from admire.app.study_plots import PLOTS, plot_objective_vs_cost
 
@@ -229,7 +238,8 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
                           level.name == study.ladder.target.name, settings.seed, seeds, results,
                           paired_differences(results, config.objective.minimize),
                           len(todo) - len(failures), len(mixtures) * len(seeds) - len(todo),
-                          failures, time.monotonic() - t0, directory / "evaluations.json")
+                          failures, time.monotonic() - t0, directory / "evaluations.json",
+                          checks)
 
 
 def _train(study: Any, settings: Any, built: tuple, jobs: list[tuple[NamedMixture, int]],
@@ -314,6 +324,9 @@ def report(result: EvaluateResult) -> list[Any]:
     out += [f"{r.name}: {result.metric} {mean_sd(r)} over {len(r.values)} seed(s)"
             for r in result.results]
     out += [verdict(d) for d in result.differences]
+    coverage = coverage_line(result.interval_checks)
+    if coverage:
+        out.append(coverage)
     out += [f"failed: {f}" for f in result.failures]
     out.append(f"wrote {result.path} (not part of the study's experiment or budget)")
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,3 +193,59 @@ def grouped(evaluations: Sequence[Evaluation]) -> list[MixtureResult]:
     return [MixtureResult(items[-1].name, items[-1].weights, rung,
                           {e.seed: e.value for e in items})
             for (_, rung), items in groups.items()]
+
+
+@dataclass(frozen=True)
+class IntervalCheck:
+    """Live calibration: fresh-seed runs of one mixture against the study's 90% interval for
+    one new run there (``run_lower90``/``run_upper90`` of :meth:`Study.predict`)."""
+
+    name: str
+    lower: float
+    upper: float
+    values: tuple[float, ...]
+
+    @property
+    def inside(self) -> int:
+        return sum(self.lower <= v <= self.upper for v in self.values)
+
+
+def interval_checks(results: Sequence[MixtureResult],
+                    predict: Callable[[Mapping[str, float]], Any]) -> list[IntervalCheck]:
+    """One check per mixture with runs; ``predict(weights)`` gives its prediction (None or no
+    run interval: skipped)."""
+    checks = []
+    for r in results:
+        prediction = predict(r.weights) if r.values else None
+        if prediction is None or prediction.run_lower90 is None:
+            continue
+        checks.append(IntervalCheck(r.name, prediction.run_lower90, prediction.run_upper90,
+                                    tuple(r.values.values())))
+    return checks
+
+
+def coverage_line(checks: Sequence[IntervalCheck]) -> str | None:
+    """One sentence: how many fresh runs fell inside the study's 90% new-run intervals."""
+    total = sum(len(c.values) for c in checks)
+    if not total:
+        return None
+    inside = sum(c.inside for c in checks)
+    parts = ", ".join(f"{c.name} {c.inside}/{len(c.values)} in [{c.lower:.4g}, {c.upper:.4g}]"
+                      for c in checks)
+    return (f"live check of the study's 90% intervals for a new run: {inside}/{total} fresh "
+            f"runs inside ({inside / total:.0%}; calibrated is about 90%): {parts}")
+
+
+def record_interval_checks(directory: str | Path, checks: Sequence[IntervalCheck]) -> None:
+    """Keep the latest live check in ``evaluations.json`` (``interval_check``), beside the runs
+    it was computed from."""
+    path = Path(directory) / EVALUATIONS_FILE
+    if not checks or not path.exists():
+        return
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload["interval_check"] = {
+        "what": "fresh-seed runs at the target inside the study's 90% interval for a new run",
+        "inside": sum(c.inside for c in checks), "runs": sum(len(c.values) for c in checks),
+        "mixtures": [{"name": c.name, "run_lower90": c.lower, "run_upper90": c.upper,
+                      "values": list(c.values), "inside": c.inside} for c in checks]}
+    atomic_write_json(path, payload, indent=1)

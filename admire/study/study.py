@@ -279,6 +279,15 @@ class Study:
             raise AdmireError("no completed trials yet: nothing to recommend")
         return self.policy.recommend(history, interval=interval)
 
+    def predict(self, mixture: np.ndarray) -> Recommendation | None:
+        """The policy model's prediction at the target rung for ``mixture`` (weights in the
+        space's domain order) with its two 90% intervals; None when the policy has no model
+        or nothing is observed yet."""
+        history = self.history()
+        if history.observations.n == 0:
+            return None
+        return self.policy.predict(history, np.asarray(mixture, dtype=float))
+
     # --- limits and config on resume -----------------------------------------------------------
 
     def reconfigure(self, config: StudyConfig) -> list[str]:

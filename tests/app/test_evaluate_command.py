@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import make_config
 from live_helpers import embedded_ray, smooth_work, write_study
@@ -129,3 +130,24 @@ def test_evaluate_retrains_at_the_cheapest_rung_and_appends(tmp_path, cache):
     assert len(study.runs) == runs_before  # the study itself is untouched
     assert "mine vs uniform: " in "\n".join(str(x) for x in report(first))
     assert (out / "objective_vs_cost.png").stat().st_size > 10_000
+    assert first.interval_checks == []  # r0 is not the target: no interval to check against
+
+
+@pytest.mark.slow
+def test_evaluate_at_the_target_checks_the_studys_intervals(tmp_path, cache):
+    config = write_study(tmp_path, cache, max_trials=4)
+    out = tmp_path / "out"
+    with embedded_ray():
+        tune(config, out, work=smooth_work)
+        result = evaluate(out, ["recommended", "uniform"], 2, work=smooth_work)
+    study = Study.load(out)
+    assert result.target and [c.name for c in result.interval_checks] == ["recommended",
+                                                                          "uniform"]
+    uniform = study.predict(np.array([1 / 3] * 3))
+    check = result.interval_checks[1]
+    assert (check.lower, check.upper) == (uniform.run_lower90, uniform.run_upper90)
+    assert len(check.values) == 2 and check.lower < check.upper
+    saved = json.loads((out / "evaluations.json").read_text())["interval_check"]
+    assert saved["runs"] == 4 and saved["inside"] == sum(c.inside for c in result.interval_checks)
+    assert any(str(line).startswith("live check of the study's 90% intervals")
+               for line in report(result))

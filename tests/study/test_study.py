@@ -293,3 +293,22 @@ def test_resume_with_a_changed_domain_set_fails_naming_it():
                                            DomainConfig(name="renamed")))
     with pytest.raises(ConfigError, match="^domain: differs from the saved study"):
         study.reconfigure(other)
+
+
+def test_predict_gives_the_recommendation_intervals_at_any_mixture():
+    study = Study(make_config(policy="screen-confirm", budget=5.0))
+    assert study.predict(np.array([0.2, 0.3, 0.5])) is None  # nothing observed yet
+    run_function(study, score, trials=8)
+    rec = study.recommend()
+    space = study.space
+    at_rec = study.predict(rec.weights(space.domains))
+    assert at_rec is not None and at_rec.basis == "prediction"
+    # the same mean and intervals as the recommendation when asked at its mixture
+    assert at_rec.upper90 - at_rec.lower90 == pytest.approx(rec.upper90 - rec.lower90, rel=1e-6)
+    assert at_rec.interval_scale == rec.interval_scale
+    elsewhere = study.predict(np.array([0.05, 0.05, 0.9]))
+    assert elsewhere.run_lower90 < elsewhere.lower90 < elsewhere.predicted < elsewhere.upper90
+    assert elsewhere.upper90 < elsewhere.run_upper90  # a new run adds seed noise to the mean
+    random_study = Study(with_options(make_config(), "random"))
+    run_function(random_study, score, trials=3)
+    assert random_study.predict(np.array([0.2, 0.3, 0.5])) is None  # no model: no prediction

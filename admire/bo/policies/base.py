@@ -77,7 +77,8 @@ class Recommendation:
     upper90: float | None
     rung: str
     n_observations: int
-    basis: str = "model"  # "model": a posterior mean; "observed": the best value run
+    basis: str = "model"  # "model": a posterior mean; "observed": the best value run;
+    # "prediction": the model at a given mixture (not a recommendation)
     run_lower90: float | None = None
     run_upper90: float | None = None
     interval_scale: float | None = None
@@ -133,6 +134,11 @@ class Policy(ABC):
         """The best mixture at the target rung given ``history`` (at least one observation);
         ``interval=False`` may skip the interval where it costs extra (replay scores only the
         mixture)."""
+
+    def predict(self, history: History, weights: np.ndarray) -> Recommendation | None:
+        """The model's prediction at the target rung for ``weights``, with the same two
+        intervals as a recommendation (basis "prediction"); None for a policy without a model."""
+        return None
 
     def state(self) -> dict[str, Any] | None:
         """A fitted model's state to persist with the study (None: nothing to keep)."""

@@ -141,9 +141,21 @@ class ModelPolicy(Policy):
         candidates, i, mean, sd = self._recommend_index(history, sd=interval)
         if sd is None:
             return self.recommendation(candidates[i], mean, sd, history)
+        return self._with_intervals(history, candidates[i], mean, sd)
+
+    def predict(self, history: History, weights: np.ndarray) -> Recommendation | None:
+        surrogate = self.model(history)
+        mean, var = surrogate.predict(np.asarray(weights, dtype=float)[None, :],
+                                      self.context.target)
+        return self._with_intervals(history, weights, float(mean[0]),
+                                    float(np.sqrt(var[0])), basis="prediction")
+
+    def _with_intervals(self, history: History, weights: np.ndarray, mean: float, sd: float,
+                        basis: str = "model") -> Recommendation:
+        """Both 90% intervals at ``weights`` (target rung), widened by the model's LOO scale."""
         surrogate = self.model(history)
         target = self.context.target
         scale = surrogate.interval_scale(target)
-        noise = float(surrogate.noise_variance(candidates[i:i + 1], target)[0])
-        return self.recommendation(candidates[i], mean, scale * sd, history,
+        noise = float(surrogate.noise_variance(np.asarray(weights)[None, :], target)[0])
+        return self.recommendation(weights, mean, scale * sd, history, basis,
                                    run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)
