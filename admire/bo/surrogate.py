@@ -78,7 +78,12 @@ class RungScaling:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, y: np.ndarray, rung: np.ndarray, n_rungs: int) -> RungScaling:
+    def fit(cls, y: np.ndarray, rung: np.ndarray, n_rungs: int,
+            shared: bool = False) -> RungScaling:
+        """``shared``: every rung gets the pooled within-rung scale (each keeps its own
+        level), so the GP learns each rung's spread; a rung's own sample spread misleads when
+        its runs cluster (confirmations near the optimum spread 5x less than the target over
+        the simplex), shrinking the prior far from them."""
         mean = np.full(n_rungs, np.nan)
         std = np.full(n_rungs, np.nan)
         residuals = []
@@ -93,7 +98,8 @@ class RungScaling:
         pooled_std = float(pooled.std(ddof=1)) if len(pooled) >= 3 else float("nan")
         if not np.isfinite(pooled_std) or pooled_std <= 0:
             pooled_std = float(np.abs(y).mean() * 0.1) if len(y) and np.abs(y).mean() > 0 else 1.0
-        std = np.where(np.isfinite(std) & (std > 1e-9 * pooled_std), std, pooled_std)
+        std = np.where(np.isfinite(std) & (std > 1e-9 * pooled_std) & (not shared), std,
+                       pooled_std)
         seen = np.flatnonzero(np.isfinite(mean))
         for r in range(n_rungs):
             if not np.isfinite(mean[r]):
@@ -134,7 +140,8 @@ class MixtureSurrogate:
     """A fitted multi-fidelity GP; predictions are at (mixture, rung index) pairs."""
 
     def __init__(self, kind: str = "icm", *, kernel: str = "rbf",
-                 weight_bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                 rung_scale: str = "rung") -> None:
         if kind not in ("icm", "mfgp"):
             raise ValueError(f"unknown surrogate {kind!r}")
         if kernel not in KERNELS or (kernel != "rbf" and kind != "icm"):
@@ -142,6 +149,7 @@ class MixtureSurrogate:
         self.kind = kind
         self.kernel = kernel
         self.weight_bounds = weight_bounds
+        self.rung_scale = rung_scale  # "rung": each rung's own spread; "shared": pooled
         self.model: Model | None = None
         self.data: TrainingData | None = None
         self._state: Mapping[str, Tensor] | None = None
@@ -181,7 +189,8 @@ class MixtureSurrogate:
         """
         if data.n == 0:
             raise ValueError("cannot fit a surrogate without observations")
-        self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity))
+        self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity),
+                                       shared=self.rung_scale == "shared")
         if optimize:
             self._state = self._optimized(fit_data or data)
         model = self._build(data, self.scaling)
@@ -229,7 +238,7 @@ class MixtureSurrogate:
         with torch.no_grad(), exact():
             mean = self.model.posterior(X).mean
         believer = MixtureSurrogate(self.kind, kernel=self.kernel,
-                                    weight_bounds=self.weight_bounds)
+                                    weight_bounds=self.weight_bounds, rung_scale=self.rung_scale)
         with exact():
             believer.model = self.model.condition_on_observations(
                 self.model.transform_inputs(X), mean)

@@ -24,7 +24,8 @@ class ModelPolicy(Policy):
     def __init__(self, options: ModelOptions, context: PolicyContext) -> None:
         super().__init__(options, context)
         surrogate = MixtureSurrogate(options.surrogate, kernel=options.kernel,
-                                     weight_bounds=self._input_bounds())
+                                     weight_bounds=self._input_bounds(),
+                                     rung_scale=options.rung_scale)
         self.fit = SurrogateFit(surrogate, context.rung_fidelity, context.seed)
 
     def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -30,6 +30,9 @@ class ModelOptions(PolicyOptions):
                            "BoTorch's SingleTaskMultiFidelityGP (the paper's model)")
     kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
         "rbf", description="kernel over the weights (icm only)")
+    rung_scale: Literal["rung", "shared"] = Field(
+        "rung", description="standardise each rung by its own spread, or all by the pooled "
+                            "within-rung spread (the GP learns each rung's)")
     input_scale: Literal["weights", "range"] = Field(
         "weights", description="weights as they are, or each rescaled to [0, 1] over the "
                                "candidates")
