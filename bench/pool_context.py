@@ -1,11 +1,11 @@
 """Does the data pool's state as context help recommend for a new pool? (CausalMix, issue 13)
 
 Per seed: a synthetic problem with pool sizes (:mod:`admire.problems.pool_states`: repeated
-tokens are worth less, so the best mixture depends on the pool), two earlier studies under two
-constrained pool states (the base pool x 0.1 and x 0.3: small domains are repeated for many
-epochs), each with ``--cheap`` runs at the cheapest rung and ``--target`` at the target, seed
-noise included. Then a recommendation for a new pool, and its regret (true target loss under
-the new pool minus the new pool's optimum), for:
+tokens are worth less, so the best mixture depends on the pool), earlier studies under
+constrained pool states (``--old-scales``: the base pool x 0.1 and x 0.3 by default; small
+domains are repeated for many epochs), each with ``--cheap`` runs at the cheapest rung and
+``--target`` at the target, seed noise included. Then a recommendation for a new pool, and
+its regret (true target loss under the new pool minus the new pool's optimum), for:
 
 * ``covariates``: the multi-task GP with the pool features (log1p epochs per domain) as kernel
   inputs, predicting under the new pool (:mod:`admire.bo.pool_context`);
@@ -13,11 +13,13 @@ the new pool minus the new pool's optimum), for:
 * ``mixture-only``: the same GP on the weights alone (every run pooled, pool ignored);
 * ``reuse-old-best``: the best observed target mixture of the latest study, as it is.
 
-New pools: ``larger`` (the base pool x 3, i.e. 10x the latest study's) and ``shrunk`` (the
+New pools: ``larger`` (10x the latest study's pool) and ``shrunk`` (the
 latest study's pool with its most-used domain, by the old best mixture, 10x smaller). Same
-seeds for every method. Writes ``bench/results/pool_context.{json,md,png}``.
+seeds for every method. Writes ``bench/results/NAME.{json,md,png}`` (``--name``, default
+``pool_context``).
 
-    python bench/pool_context.py --seeds 10
+    python bench/pool_context.py --seeds 12
+    python bench/pool_context.py --seeds 12 --old-scales 0.3 --name pool_context_one_pool
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ METHODS = ("covariates", "covariates+tokens", "mixture-only", "reuse-old-best")
 FEATURES = {"covariates": "epochs", "covariates+tokens": "epochs+tokens"}
 
 
-def studies(pp: PooledProblem, cheap: int, target: int, seed: int) -> dict:
+def studies(pp: PooledProblem, cheap: int, target: int, seed: int,
+            scales: tuple[float, ...] = OLD_SCALES) -> dict:
     """Runs of the earlier studies: weights, rung, loss, and the pool each ran under."""
     rng = np.random.default_rng([seed, 7])
     k, last = len(pp.base_pool), len(pp.rung_tokens) - 1
     parts: dict[str, list] = {"w": [], "r": [], "y": [], "pool": []}
-    for scale in OLD_SCALES:
+    for scale in scales:
         pool = pp.pool(scale)
         w = rng.dirichlet(np.ones(k), cheap)
         for rung, mixtures in ((0, w), (last, w[:target])):
@@ -88,7 +91,7 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     problem = generate(SyntheticSpec(k=args.k, rows_per_rung=(40, 20), rank_corr=0.8,
                                      noise=args.noise), seed=seed)
     pp = with_pool(problem, seed)
-    runs = studies(pp, args.cheap, args.target, seed)
+    runs = studies(pp, args.cheap, args.target, seed, tuple(args.old_scales))
     last = len(pp.rung_tokens) - 1
     old_best = recommend("reuse-old-best", pp, runs, runs["pool"][-1], runs["w"])
     shrunk = runs["pool"][-1].copy()
@@ -97,7 +100,8 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     candidates = np.vstack([rng.dirichlet(np.ones(args.k), args.candidates),
                             np.unique(runs["w"][runs["r"] == last], axis=0)])
     rows = []
-    for scenario, pool in (("larger", pp.pool(3.0)), ("shrunk", shrunk)):
+    larger = pp.pool(round(10.0 * args.old_scales[-1], 12))
+    for scenario, pool in (("larger", larger), ("shrunk", shrunk)):
         _, best = pp.optimum(pool, seed)
         spread = float(np.std(pp.truth(candidates, last, pool)))
         for method in METHODS:
@@ -137,10 +141,11 @@ def summarise(rows: list[dict]) -> dict:
 
 def write(rows: list[dict], summary: dict, args: argparse.Namespace, wall: float) -> None:
     RESULTS.mkdir(exist_ok=True)
-    payload = {"command": "python bench/pool_context.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
-        "wall_seconds": wall, "old_pool_scales": OLD_SCALES, "summary": summary, "rows": rows}
-    (RESULTS / "pool_context.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    flags = " ".join(f"--{k.replace('_', '-')} " + (" ".join(map(str, v)) if isinstance(
+        v, list) else str(v)) for k, v in vars(args).items())
+    payload = {"command": "python bench/pool_context.py " + flags, "wall_seconds": wall,
+               "old_pool_scales": list(args.old_scales), "summary": summary, "rows": rows}
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     n = len({r["seed"] for r in rows})
     lines = [f"# Pool state as context: regret of a recommendation for a new pool ({n} seeds)",
              "", f"`{payload['command']}`, {wall:.0f} s wall on 1 core.", "",
@@ -155,7 +160,7 @@ def write(rows: list[dict], summary: dict, args: argparse.Namespace, wall: float
                          f"{s['se']:.3f} | {s['wins_vs_mixture_only']} / "
                          f"{s['losses_vs_mixture_only']} | "
                          f"{s['wilcoxon_p_vs_mixture_only']:.3g} |")
-    (RESULTS / "pool_context.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +175,7 @@ def write(rows: list[dict], summary: dict, args: argparse.Namespace, wall: float
         ax.set_title(f"new pool: {scenario}")
     np.atleast_1d(axes)[0].set_ylabel("regret / sd of target loss")
     fig.tight_layout()
-    fig.savefig(RESULTS / "pool_context.png", dpi=120)
+    fig.savefig(RESULTS / f"{args.name}.png", dpi=120)
 
 
 def main() -> None:
@@ -181,16 +186,20 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=10, help="target runs per study")
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--candidates", type=int, default=2000)
+    parser.add_argument("--old-scales", type=float, nargs="+", default=list(OLD_SCALES),
+                        help="pool states of the earlier studies (multiples of the base pool)")
+    parser.add_argument("--name", default="pool_context", help="results file stem")
     parser.add_argument("--report-only", action="store_true",
-                        help="rebuild the tables and plot from pool_context.json's rows")
+                        help="rebuild the tables and plot from NAME.json's rows")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.report_only:
-        saved = json.loads((RESULTS / "pool_context.json").read_text(encoding="utf-8"))
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text(encoding="utf-8"))
         rows, wall = saved["rows"], saved["wall_seconds"]
         args = argparse.Namespace(**{k: v for k, v in vars(args).items()
                                      if k != "report_only"})
         args.seeds = len({r["seed"] for r in rows})
+        args.old_scales = saved["old_pool_scales"]
     else:
         t0 = time.perf_counter()
         rows = [row for seed in range(args.seeds) for row in one_seed(seed, args)]
@@ -198,7 +207,7 @@ def main() -> None:
         del args.report_only
     summary = summarise(rows)
     write(rows, summary, args, wall)
-    print((RESULTS / "pool_context.md").read_text(encoding="utf-8"))
+    print((RESULTS / f"{args.name}.md").read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":
