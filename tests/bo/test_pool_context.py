@@ -84,3 +84,16 @@ def test_a_context_model_needs_a_context_fn_to_predict():
     mean, var = model.predict_training()
     assert mean.shape == var.shape == (len(y),)
     assert np.corrcoef(mean, y)[0, 1] > 0.9
+
+
+def test_the_hyperparameter_subset_keeps_each_runs_context():
+    from admire.bo.fitting import FIT_SUBSET, SurrogateFit
+    from admire.bo.surrogate import TrainingData
+
+    rng = np.random.default_rng(3)
+    n = FIT_SUBSET + 40
+    w = rng.dirichlet(np.ones(3), n)
+    data = TrainingData(w, rng.integers(0, 2, n), rng.normal(size=n), FIDELITY, 7.0 * w[:, :2])
+    sub = SurrogateFit(MixtureSurrogate(), FIDELITY, 0)._subset(data)
+    assert sub.n < n and sub.context is not None
+    assert np.array_equal(sub.context, 7.0 * sub.weights[:, :2])
