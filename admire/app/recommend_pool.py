@@ -151,6 +151,12 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
     names = feature_names(domains, features)
     reach = extrapolation(surrogate, candidates[i], target, names)
     lo, hi = sorted((study.sign * (mean - half), study.sign * (mean + half)))
+    states = len({tuple(c[f"pool:tokens:{d}"] for d in domains) for c in covariates})
+    summary = reach.sentence()
+    if states == 1:
+        summary += (" Every run shares one pool state, so repetition's effect is confounded "
+                    "with the weights': treat the prediction with care (in bench/pool_context "
+                    "a single state lost to the mixture-only model for a 10x larger pool).")
     result = {
         "study": study.config.name, "pool_file": str(pool_file), "features": features,
         "pool_tokens": dict(new.tokens), "rung": study.ladder.rungs[target].name,
@@ -158,9 +164,9 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
         "metric": study.metric, "predicted": study.sign * mean, "lower90": lo, "upper90": hi,
         "epochs": {d: new.covariates(candidates[i][None], np.array([target]), domains)[0][
             f"pool:epochs:{d}"] for d in domains},
-        "n_observations": int(data.n), "extrapolation": {
+        "n_observations": int(data.n), "n_pool_states": states, "extrapolation": {
             "features": reach.features, "outside": reach.outside, "sd_ratio": reach.sd_ratio,
-            "summary": reach.sentence()}}
+            "summary": summary}}
     path = Path(out) if out is not None else Path(directory) / "recommendation_pool.json"
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(result, indent=1),
                                                     encoding="utf-8"))

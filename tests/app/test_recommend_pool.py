@@ -54,6 +54,7 @@ def test_recommend_for_a_larger_pool_writes_json_and_stays_within_range(study_di
     assert rec["epochs"]["d0"] == pytest.approx(rec["mixture"]["d0"] * 4000 / 50_000, rel=1e-3)
     assert rec["extrapolation"]["outside"] == []  # fewer epochs: within 0..max seen
     assert "within the range" in result.output and str(out) in result.output
+    assert rec["n_pool_states"] == 2 and "one pool state" not in result.output
 
 
 def test_a_much_smaller_pool_is_reported_as_an_extrapolation(study_dir, tmp_path):
@@ -78,7 +79,9 @@ def test_runs_without_pool_columns_need_runs_pool(tmp_path):
     result = invoke("recommend", str(tmp_path / "s"), "--pool", str(pool), "--runs-pool",
                     str(pool))
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "s" / "recommendation_pool.json").exists()
+    assert "one pool state" in result.output
+    rec = json.loads((tmp_path / "s" / "recommendation_pool.json").read_text(encoding="utf-8"))
+    assert rec["n_pool_states"] == 1
 
 
 @pytest.mark.parametrize(("text", "expected"), [
