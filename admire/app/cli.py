@@ -322,10 +322,13 @@ def recommend_command(
     runs_pool: Annotated[Path | None, typer.Option(
         "--runs-pool", help="With --pool: the pool the recorded runs ran under, for runs "
                             "tables without pool: columns.")] = None,
+    pool_features: Annotated[str, typer.Option(
+        "--pool-features", help="With --pool: epochs (log1p epochs per domain) or "
+                                "epochs+tokens (also log pool tokens).")] = "epochs",
 ) -> None:
     """Print the recommended mixture of a saved study, with its predicted value."""
     if pool is not None:
-        _recommend_pool(directory, pool, out, runs_pool)
+        _recommend_pool(directory, pool, out, runs_pool, pool_features)
         return
     from admire.study import Study
 
@@ -347,11 +350,12 @@ def recommend_command(
                   "target-rung runs", highlight=False)
 
 
-def _recommend_pool(directory: Path, pool: Path, out: Path | None, runs_pool: Path | None
-                    ) -> None:
+def _recommend_pool(directory: Path, pool: Path, out: Path | None, runs_pool: Path | None,
+                    features: str) -> None:
     from admire.app.recommend_pool import recommend_for_pool
 
-    rec = recommend_for_pool(directory, pool, out=out, runs_pool=runs_pool)
+    rec = recommend_for_pool(directory, pool, out=out, runs_pool=runs_pool,
+                             features=features)  # type: ignore[arg-type]
     grid = Table("domain", "weight", "epochs", title=f"{rec['study']}: recommended mixture at "
                                                      f"{rec['rung']} for the pool {pool}")
     for domain, weight in sorted(rec["mixture"].items(), key=lambda kv: -kv[1]):

@@ -124,6 +124,9 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
                        runs_pool: Path | None = None, features: Features = "epochs"
                        ) -> dict[str, Any]:
     """Fit on the study's runs with pool features, recommend for ``pool_file``, write JSON."""
+    if features not in ("epochs", "epochs+tokens"):
+        raise ConfigError(f"must be 'epochs' or 'epochs+tokens', got {features!r}",
+                          where="--pool-features")
     study = Study.load(directory)
     new = read_pool_file(pool_file, study)
     table = study.runs

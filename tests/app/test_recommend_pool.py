@@ -60,11 +60,16 @@ def test_recommend_for_a_larger_pool_writes_json_and_stays_within_range(study_di
 def test_a_much_smaller_pool_is_reported_as_an_extrapolation(study_dir, tmp_path):
     pool = tmp_path / "tiny.toml"
     pool.write_text(_pool({"d0": 20, "d1": 20, "d2": 20}), encoding="utf-8")
-    result = invoke("recommend", str(study_dir), "--pool", str(pool))
+    result = invoke("recommend", str(study_dir), "--pool", str(pool), "--pool-features",
+                    "epochs+tokens")
     assert result.exit_code == 0, result.output
     rec = json.loads((study_dir / "recommendation_pool.json").read_text(encoding="utf-8"))
-    assert rec["extrapolation"]["outside"]  # >= 66 epochs of some domain; training saw <= 8
+    assert rec["features"] == "epochs+tokens"
+    outside = rec["extrapolation"]["outside"]  # >= 66 epochs of some domain; training saw <= 8
+    assert {"log pool:tokens:d0", "log pool:tokens:d1"} <= set(outside)
     assert "extrapolates" in result.output
+    bad = invoke("recommend", str(study_dir), "--pool", str(pool), "--pool-features", "none")
+    assert bad.exit_code == 2 and "--pool-features" in bad.output
 
 
 def test_runs_without_pool_columns_need_runs_pool(tmp_path):
