@@ -312,8 +312,24 @@ def submit_command(
 @clear_errors
 def recommend_command(
     directory: Annotated[Path, typer.Argument(help="A saved study (admire tune --out).")],
+    pool: Annotated[Path | None, typer.Option(
+        "--pool", help="Recommend for this data pool instead (TOML: tokens per domain, or "
+                       "max_bytes of the built-in corpora); see admire.app.recommend_pool.")
+                    ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="With --pool: JSON to write [default: DIR/recommendation_pool.json].")
+                   ] = None,
+    runs_pool: Annotated[Path | None, typer.Option(
+        "--runs-pool", help="With --pool: the pool the recorded runs ran under, for runs "
+                            "tables without pool: columns.")] = None,
+    pool_features: Annotated[str, typer.Option(
+        "--pool-features", help="With --pool: epochs (log1p epochs per domain) or "
+                                "epochs+tokens (also log pool tokens).")] = "epochs",
 ) -> None:
     """Print the recommended mixture of a saved study, with its predicted value."""
+    if pool is not None:
+        _recommend_pool(directory, pool, out, runs_pool, pool_features)
+        return
     from admire.study import Study
 
     study = Study.load(directory)
@@ -332,6 +348,25 @@ def recommend_command(
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)
+
+
+def _recommend_pool(directory: Path, pool: Path, out: Path | None, runs_pool: Path | None,
+                    features: str) -> None:
+    from admire.app.recommend_pool import recommend_for_pool
+
+    rec = recommend_for_pool(directory, pool, out=out, runs_pool=runs_pool,
+                             features=features)  # type: ignore[arg-type]
+    grid = Table("domain", "weight", "epochs", title=f"{rec['study']}: recommended mixture at "
+                                                     f"{rec['rung']} for the pool {pool}")
+    for domain, weight in sorted(rec["mixture"].items(), key=lambda kv: -kv[1]):
+        grid.add_row(domain, f"{weight:.4f}", f"{rec['epochs'][domain]:.3g}")
+    console.print(grid)
+    console.print(f"predicted {rec['metric']}: {rec['predicted']:.5g} (90% interval for the "
+                  f"mean [{rec['lower90']:.5g}, {rec['upper90']:.5g}]), from "
+                  f"{rec['n_observations']} completed trials", highlight=False)
+    console.print(f"extrapolation: {rec['extrapolation']['summary']}", highlight=False,
+                  markup=False)
+    console.print(f"wrote {rec['out']}", highlight=False, markup=False)
 
 
 @app.command("evaluate")

@@ -123,7 +123,8 @@ class SurrogateFit:
                                        rng.choice(others, size=min(room, len(others)),
                                                   replace=False)]))
         return TrainingData(data.weights[keep], data.rung[keep], data.y[keep],
-                            data.rung_fidelity)
+                            data.rung_fidelity,
+                            None if data.context is None else data.context[keep])
 
     def state(self) -> dict[str, Any] | None:
         """Hyperparameters, the data key they were last conditioned on, and the fit schedule."""

@@ -15,7 +15,7 @@ Objective values are stored oriented for maximisation; :class:`Direction` handle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import gpytorch
@@ -48,12 +48,17 @@ def exact() -> gpytorch.settings.max_cholesky_size:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Observations: weights (n, K), rung index (n,), numeric fidelity per rung, y (n,) to max."""
+    """Observations: weights (n, K), rung index (n,), numeric fidelity per rung, y (n,) to max.
+
+    ``context`` (n, C), optional: covariates of each run (e.g. the data pool's state, see
+    :mod:`admire.bo.pool_context`), extra kernel inputs next to the weights.
+    """
 
     weights: np.ndarray
     rung: np.ndarray
     y: np.ndarray
     rung_fidelity: tuple[float, ...]
+    context: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -110,9 +115,16 @@ class RungScaling:
         return (y - self.mean[rung]) / self.std[rung]
 
 
+# Maps prediction points (weights (m, K), rung (m,)) to their context (m, C): the covariates a
+# run at that point would have under the state the surrogate predicts for.
+ContextFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 def _inputs(weights: np.ndarray | Tensor, rung: np.ndarray | Tensor, kind: str,
-            rung_fidelity: tuple[float, ...]) -> Tensor:
+            rung_fidelity: tuple[float, ...], context: np.ndarray | None = None) -> Tensor:
     w = torch.as_tensor(np.asarray(weights), dtype=DTYPE)
+    if context is not None:
+        w = torch.cat([w, torch.as_tensor(np.asarray(context), dtype=DTYPE)], dim=-1)
     r = torch.as_tensor(np.asarray(rung), dtype=torch.long)
     last = r.to(DTYPE) if kind == "icm" else torch.tensor(rung_fidelity, dtype=DTYPE)[r]
     return torch.cat([w, last.unsqueeze(-1)], dim=-1)
@@ -141,7 +153,7 @@ class MixtureSurrogate:
 
     def __init__(self, kind: str = "icm", *, kernel: str = "rbf",
                  weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                 rung_scale: str = "rung") -> None:
+                 rung_scale: str = "rung", context_fn: ContextFn | None = None) -> None:
         if kind not in ("icm", "mfgp"):
             raise ValueError(f"unknown surrogate {kind!r}")
         if kernel not in KERNELS or (kernel != "rbf" and kind != "icm"):
@@ -150,17 +162,22 @@ class MixtureSurrogate:
         self.kernel = kernel
         self.weight_bounds = weight_bounds
         self.rung_scale = rung_scale  # "rung": each rung's own spread; "shared": pooled
+        self.context_fn = context_fn  # required when the training data has a context
         self.model: Model | None = None
         self.data: TrainingData | None = None
         self._state: Mapping[str, Tensor] | None = None
         self.scaling: RungScaling | None = None
 
     def _build(self, data: TrainingData, scaling: RungScaling) -> Model:
-        X = _inputs(data.weights, data.rung, self.kind, data.rung_fidelity)
+        X = _inputs(data.weights, data.rung, self.kind, data.rung_fidelity, data.context)
         Y = torch.as_tensor(scaling.transform(data.y, data.rung), dtype=DTYPE).unsqueeze(-1)
         k = data.k
         lo, hi = (self.weight_bounds if self.weight_bounds is not None
                   else (np.zeros(k), np.ones(k)))
+        if data.context is not None:  # context columns scaled by their training range, at
+            c_lo, c_hi = data.context.min(axis=0), data.context.max(axis=0)  # least one unit
+            lo, hi = np.append(lo, c_lo), np.append(hi, np.maximum(c_hi, c_lo + 1.0))
+            k = len(lo)
         n_rungs = len(data.rung_fidelity)
         if self.kind == "icm":
             bounds = torch.tensor(np.stack([np.append(lo, 0.0), np.append(hi, 1.0)]), dtype=DTYPE)
@@ -238,7 +255,8 @@ class MixtureSurrogate:
         with torch.no_grad(), exact():
             mean = self.model.posterior(X).mean
         believer = MixtureSurrogate(self.kind, kernel=self.kernel,
-                                    weight_bounds=self.weight_bounds, rung_scale=self.rung_scale)
+                                    weight_bounds=self.weight_bounds, rung_scale=self.rung_scale,
+                                    context_fn=self.context_fn)
         with exact():
             believer.model = self.model.condition_on_observations(
                 self.model.transform_inputs(X), mean)
@@ -259,8 +277,13 @@ class MixtureSurrogate:
 
     def _X(self, weights: np.ndarray, rung: np.ndarray | int) -> Tensor:
         assert self.data is not None
-        return _inputs(np.atleast_2d(weights), self._rungs(weights, rung), self.kind,
-                       self.data.rung_fidelity)
+        weights, rungs = np.atleast_2d(weights), self._rungs(weights, rung)
+        context = None
+        if self.data.context is not None:
+            if self.context_fn is None:
+                raise ValueError("a surrogate fitted with a context needs context_fn to predict")
+            context = self.context_fn(weights, rungs)
+        return _inputs(weights, rungs, self.kind, self.data.rung_fidelity, context)
 
     def predict(self, weights: np.ndarray, rung: np.ndarray | int, *,
                 observation_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -275,6 +298,19 @@ class MixtureSurrogate:
             var = post.variance.squeeze(-1).clamp_min(0).numpy()
         std = self.scaling.std[rungs]
         return mean * std + self.scaling.mean[rungs], var * std**2
+
+    def predict_training(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of f at the training points, each with its own context
+        (not ``context_fn``'s): the reference an extrapolation is measured against."""
+        assert self.model is not None and self.scaling is not None and self.data is not None
+        d = self.data
+        with torch.no_grad(), exact():
+            post = self.model.posterior(_inputs(d.weights, d.rung, self.kind, d.rung_fidelity,
+                                                d.context))
+            mean = post.mean.squeeze(-1).numpy()
+            var = post.variance.squeeze(-1).clamp_min(0).numpy()
+        std = self.scaling.std[d.rung]
+        return mean * std + self.scaling.mean[d.rung], var * std**2
 
     def predict_mean(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
         """Posterior mean of f per point, in objective units, without the variances (whose
@@ -321,7 +357,8 @@ class MixtureSurrogate:
                   else np.flatnonzero(self.data.rung == rung))
         if not len(wanted):
             return np.zeros(0)
-        X = self.model.transform_inputs(self._X(self.data.weights, self.data.rung))
+        X = self.model.transform_inputs(_inputs(self.data.weights, self.data.rung, self.kind,
+                                                self.data.rung_fidelity, self.data.context))
         blocks: dict[tuple[float, ...], list[int]] = {}
         for j, key in enumerate(map(tuple, mixture_keys_array(self.data.weights).tolist())):
             blocks.setdefault(key, []).append(j)

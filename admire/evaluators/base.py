@@ -38,6 +38,7 @@ class Outcome:
     error: str | None = None
     seed: int | None = None
     attempts: int = 1
+    covariates: Mapping[str, float] | None = None  # the pool's state (``pool:`` columns)
 
     @property
     def ok(self) -> bool:

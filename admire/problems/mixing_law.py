@@ -46,6 +46,15 @@ class MixingLaw:
         return (terms @ self.importance + self.floor @ self.importance + w @ self.quality
                 + (w * w) @ self.repetition)
 
+    def value_at(self, weights: np.ndarray, effective: np.ndarray) -> np.ndarray:
+        """:meth:`value` with the data terms at ``effective`` weights (what the drawn tokens
+        are worth once repetition is discounted, as a share of the run; see
+        :mod:`admire.problems.pool_states`), quality and penalty at the weights themselves."""
+        w, e = np.asarray(weights, dtype=float), np.asarray(effective, dtype=float)
+        terms = self.reducible * np.exp(-e @ self.affinity.T)
+        return (terms @ self.importance + self.floor @ self.importance + w @ self.quality
+                + (w * w) @ self.repetition)
+
     def gradient(self, weights: np.ndarray) -> np.ndarray:
         """Gradient at one (K,) mixture."""
         w = np.asarray(weights, dtype=float)

@@ -37,6 +37,7 @@ STARTED_AT = "started_at"
 FINISHED_AT = "finished_at"
 WEIGHT_PREFIX = "w:"
 METRIC_PREFIX = "m:"
+POOL_PREFIX = "pool:"  # the data pool's state as the run saw it (admire.proxy.pool_state)
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -66,6 +67,11 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if isinstance(c, str) and c.startswith(METRIC_PREFIX)]
 
 
+def pool_columns(df: pd.DataFrame) -> list[str]:
+    """Optional pool-state covariates (``pool:tokens:<domain>``, ...); NaN where not recorded."""
+    return [c for c in df.columns if isinstance(c, str) and c.startswith(POOL_PREFIX)]
+
+
 def domains(df: pd.DataFrame) -> list[str]:
     return [c[len(WEIGHT_PREFIX):] for c in weight_columns(df)]
 
@@ -77,7 +83,7 @@ def metrics(df: pd.DataFrame) -> list[str]:
 def canonical_order(df: pd.DataFrame) -> list[str]:
     """Column order every written table uses."""
     return ([RUN_ID, STUDY, *weight_columns(df), RUNG, FIDELITY, COST, *metric_columns(df),
-             STATUS, SEED, STARTED_AT, FINISHED_AT])
+             *pool_columns(df), STATUS, SEED, STARTED_AT, FINISHED_AT])
 
 
 def resolve_metric(name: str, df_or_metrics: pd.DataFrame | Sequence[str]) -> str:
@@ -216,13 +222,15 @@ def validate_runs(df: pd.DataFrame, *, source: str = "runs table",
     wcols, mcols = weight_columns(df), metric_columns(df)
     if not wcols:
         raise ValidationError(f"no weight columns (named '{WEIGHT_PREFIX}<domain>')", where=source)
-    bare = [c for c in wcols + mcols if c in (WEIGHT_PREFIX, METRIC_PREFIX)]
+    pcols = pool_columns(df)
+    bare = [c for c in wcols + mcols + pcols if c in (WEIGHT_PREFIX, METRIC_PREFIX, POOL_PREFIX)]
     if bare:
         raise ValidationError(f"columns {bare} have no domain or metric name", where=source)
-    unknown = [c for c in df.columns if c not in FIXED_COLUMNS and c not in wcols + mcols]
+    unknown = [c for c in df.columns if c not in FIXED_COLUMNS and c not in wcols + mcols + pcols]
     if unknown:
         raise ValidationError(f"unknown columns {unknown}: expected {list(FIXED_COLUMNS)}, "
-                              f"'{WEIGHT_PREFIX}<domain>' and '{METRIC_PREFIX}<metric>'",
+                              f"'{WEIGHT_PREFIX}<domain>', '{METRIC_PREFIX}<metric>' and "
+                              f"'{POOL_PREFIX}<covariate>'",
                               where=source)
 
     df = df.reset_index(drop=True)
@@ -300,6 +308,13 @@ def validate_runs(df: pd.DataFrame, *, source: str = "runs table",
             bad = np.flatnonzero(mask)
             if len(bad):
                 raise _fail(source, df, bad, col, f"{problem} in a completed run")
+        out[col] = values
+    for col in pcols:  # missing (NaN) where a run did not record its pool
+        values = _as_float(df, col, source)
+        bad = np.flatnonzero(np.isinf(values.to_numpy()) | (values.to_numpy() < 0))
+        if len(bad):
+            raise _fail(source, df, bad, col, f"pool covariate must be a finite number >= 0, "
+                        f"got {values.iloc[bad[0]]}")
         out[col] = values
 
     out[SEED] = _as_seed(df, SEED, source)

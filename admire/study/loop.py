@@ -131,7 +131,7 @@ class _Run:
         if reason is None:
             try:
                 self.study.complete(index, outcome.metrics or {}, outcome.cost,
-                                    seed=outcome.seed)
+                                    seed=outcome.seed, covariates=outcome.covariates)
             except ValidationError as exc:  # NaN/inf or missing metric: never to the model
                 reason = exc.problem
         if reason is not None:

@@ -158,9 +158,11 @@ class Study:
                                   where=where)
 
     def complete(self, trial_index: int, metrics: Mapping[str, float], cost: float,
-                 *, seed: int | None = None) -> None:
+                 *, seed: int | None = None,
+                 covariates: Mapping[str, float] | None = None) -> None:
         """Record a finished trial. A NaN/inf metric or cost is refused (the trial stays
-        running, so the caller can ``fail`` it) and never reaches the model."""
+        running, so the caller can ``fail`` it) and never reaches the model. ``covariates``
+        (the pool's state, ``pool:`` columns) go to the runs table as they are."""
         where = f"trial {trial_index}"
         self._running(trial_index, where)
         clean = _clean_metrics(metrics, self.metric, where)
@@ -171,7 +173,7 @@ class Study:
             raise ValidationError(f"metrics {sorted(clean)} differ from this study's "
                                   f"{sorted(known)}", where=where)
         self._metric_names = known or list(clean)
-        self._append_row(trial_index, runs.COMPLETED, clean, float(cost), seed)
+        self._append_row(trial_index, runs.COMPLETED, clean, float(cost), seed, covariates)
         self.ax.complete(trial_index, clean[self.metric], float(cost))
         self.trials.complete(trial_index, self.sign * clean[self.metric],
                              self.budget.units(float(cost)))
@@ -196,7 +198,7 @@ class Study:
         self._history = None
 
     def _append_row(self, index: int, status: str, metrics: Mapping[str, float], cost: float,
-                    seed: int | None) -> None:
+                    seed: int | None, covariates: Mapping[str, float] | None = None) -> None:
         """Add one finished run to the runs table. Its parts are checked already (metrics finite,
         weights from the space, the rung from the ladder): the table is validated as a whole
         when it is next read, so an append stays O(1) over a long study."""
@@ -211,6 +213,8 @@ class Study:
         level = self.ladder.rungs[rung]
         row.update({runs.RUNG: level.name, runs.FIDELITY: level.fidelity, runs.COST: cost})
         row.update({runs.METRIC_PREFIX + k: v for k, v in metrics.items()})
+        row.update({k: float(v) for k, v in (covariates or {}).items()
+                    if k.startswith(runs.POOL_PREFIX)})
         row.update({runs.STATUS: status, runs.SEED: seed,
                     runs.STARTED_AT: self._started.get(index, pd.NaT),
                     runs.FINISHED_AT: pd.Timestamp.now(tz="UTC")})

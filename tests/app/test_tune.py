@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from ax.core.trial_status import TrialStatus
@@ -87,6 +88,11 @@ def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, clu
     table = runs.read_runs(out / "runs.parquet")
     assert len(table) == 4 and (table[runs.STATUS] == runs.COMPLETED).all()
     assert table["m:objective"].notna().all() and (table[runs.COST] > 0).all()
+    # each trial's pool state, as the worker saw it (micro ladder: 8,192 / 16,384 tokens)
+    drawn = table["pool:drawn:code"].to_numpy()
+    tokens = table[runs.RUNG].map({"r0": 8192, "r1": 16384}).to_numpy(float)
+    assert np.allclose(drawn, np.round(table["w:code"].to_numpy() * tokens), atol=1)
+    assert np.allclose(table["pool:epochs:code"], drawn / table["pool:tokens:code"])
     # code may repeat 0.15 epochs at 16,384 tokens per trial: a bound below 1 every run keeps
     upper = {d.name: d.upper for d in Study.load(out).config.domains}["code"]
     assert upper < 0.9 and (table["w:code"] <= upper + 1e-9).all()

@@ -252,14 +252,15 @@ class RayProxyPool:
         self._idle.append(flight.slot)
         if "error" in reply:
             return self._outcome(flight, None, float(reply["cost"]), str(reply["error"]))
-        return self._outcome(flight, reply["metrics"], float(reply["cost"]), None)
+        return self._outcome(flight, reply["metrics"], float(reply["cost"]), None,
+                             reply.get("covariates"))
 
     @staticmethod
     def _outcome(flight: InFlight, metrics: dict | None, cost: float,
-                 error: str | None) -> Outcome:
+                 error: str | None, covariates: dict | None = None) -> Outcome:
         request = flight.request
         return Outcome(request.trial_index, metrics, cost, error=error, seed=request.seed,
-                       attempts=flight.attempt)
+                       attempts=flight.attempt, covariates=covariates)
 
     @staticmethod
     def _elapsed(flight: InFlight) -> float:

@@ -91,6 +91,15 @@ def train_trial(corpora: Corpora, request: TrialRequest, device: str
     return result.metrics(), result.cost
 
 
+def trial_covariates(corpora: Corpora, request: TrialRequest) -> dict[str, float]:
+    """The pool's state for this trial (``pool:`` columns of its runs-table row)."""
+    from admire.proxy.pool_state import pool_covariates
+    from admire.proxy.spec import ProxySpec
+
+    tokens = ProxySpec.from_rung(request.rung).train.tokens
+    return pool_covariates(request.mixture, corpora.available_tokens(), tokens)
+
+
 def noop_trial(corpora: Corpora, request: TrialRequest, device: str
                ) -> tuple[Mapping[str, float], float]:
     """No training at all: what ``bench/tune_default.py`` times to measure dispatch overhead."""
@@ -259,6 +268,7 @@ class ProxyWorker:
 
     def run(self, request: TrialRequest) -> dict[str, Any]:
         t0 = time.perf_counter()
+        covariates: dict[str, float] | None = None
         try:
             if is_command_rung(request.rung.spec):
                 metrics, cost = command_trial(request)
@@ -267,12 +277,17 @@ class ProxyWorker:
                                   where=f"rung {request.rung.name!r}")
             else:
                 metrics, cost = self.work(self.corpora, request, self.device)
+                covariates = trial_covariates(self.corpora, request)
         except CommandFailed as exc:  # the reason and the log's last lines
             return {"error": f"CommandFailed: {exc}", "cost": time.perf_counter() - t0}
         except Exception as exc:  # noqa: BLE001 - any trial error fails only that trial
             self._release_gpu_memory()  # after CUDA OOM the next trial needs a clean cache
             return {"error": short_error(exc), "cost": time.perf_counter() - t0}
-        return {"metrics": {k: float(v) for k, v in metrics.items()}, "cost": float(cost)}
+        reply: dict[str, Any] = {"metrics": {k: float(v) for k, v in metrics.items()},
+                                 "cost": float(cost)}
+        if covariates:
+            reply["covariates"] = covariates
+        return reply
 
 
 def short_error(exc: BaseException) -> str:
