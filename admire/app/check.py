@@ -44,6 +44,13 @@ def check_config(path: str | Path) -> CheckedConfig:
     for name, source in settings.domain_sources(config, path.resolve().parent).items():
         if source != name and not Path(source).exists():
             raise ConfigError(f"data path not found: {source}", where=f"{path}: domain {name!r}")
+    if config.warm_start:  # read and map the earlier studies now, not when tune starts
+        from admire.study.warm_start import load_prior
+
+        try:
+            load_prior(config)
+        except ConfigError as exc:
+            raise ConfigError(exc.problem, where=f"{path}: {exc.where}") from None
     return CheckedConfig(path, config, settings, tokens)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from admire.bo.history import Observations
+from admire.bo.prior import PriorRuns
 from admire.bo.seeding import derive_seed
 from admire.bo.surrogate import MixtureSurrogate, TrainingData
 
@@ -51,8 +52,9 @@ class SurrogateFit:
     """Owns one :class:`MixtureSurrogate` and keeps it fitted to the observations."""
 
     def __init__(self, surrogate: MixtureSurrogate, rung_fidelity: tuple[float, ...],
-                 seed: int) -> None:
+                 seed: int, prior: PriorRuns | None = None) -> None:
         self.surrogate = surrogate
+        self.prior = prior  # earlier studies' runs: extra tasks, in every fit
         self.rung_fidelity = rung_fidelity
         self.seed = seed
         self._key: str | None = None  # of the observations the posterior is conditioned on
@@ -88,7 +90,7 @@ class SurrogateFit:
     def fit(self, obs: Observations) -> MixtureSurrogate:
         """The surrogate conditioned on ``obs`` (or on a recent prefix of it, see the module's
         schedule; hyperparameters refitted when it says so)."""
-        if obs.n == 0:
+        if obs.n == 0 and self.prior is None:
             raise ValueError("cannot fit a surrogate without observations")
         if self._current(obs):
             if self.surrogate.model is not None and self._restored_key is None:
@@ -97,7 +99,8 @@ class SurrogateFit:
         key = data_key(obs)
         if key == self._key and self.surrogate.model is not None:
             return self.surrogate
-        data = TrainingData(obs.weights, obs.rung, obs.y, self.rung_fidelity)
+        data = (TrainingData(obs.weights, obs.rung, obs.y, self.rung_fidelity)
+                if self.prior is None else self.prior.training_data(obs, self.rung_fidelity))
         optimize = self.due(obs) and key != self._restored_key
         # BoTorch may restart a failed fit from random points drawn with torch's global
         # generator: seed it from the data so a fit never depends on process history.

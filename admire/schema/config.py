@@ -22,10 +22,11 @@ from admire.bo.policies.base import PolicySpec
 from admire.bo.policies.registry import default_spec, policy_spec, table_place
 from admire.errors import ConfigError, ValidationError
 from admire.schema.ladder import FidelityLadder, ladder_from_dict, load_ladder, read_toml
+from admire.schema.warm_start import WarmStartConfig, warm_start_tables
 from admire.space import MixtureSpace
 
 MODES = ("continuous", "pool")
-TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy")
+TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy", "warm_start")
 
 
 class _Table(BaseModel):
@@ -87,6 +88,7 @@ class StudyConfig:
     seed: int = 0
     proxy: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[Reference, ...] | None = None
+    warm_start: tuple[WarmStartConfig, ...] = ()  # earlier studies to start from
 
     @property
     def domain_names(self) -> list[str]:
@@ -168,7 +170,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
                          max_trials=study.max_trials, max_parallel=study.max_parallel,
                          seed=study.seed, proxy=dict(proxy),
                          references=None if study.references is None
-                         else tuple(study.references))
+                         else tuple(study.references),
+                         warm_start=warm_start_tables(data["warm_start"], base_dir=base_dir,
+                                                      where=_where(where, ("warm_start",)))
+                         if "warm_start" in data else ())
     try:
         space = config.space()  # bounds that leave no mixture fail here, naming the domain
     except ConfigError as exc:
@@ -228,10 +233,13 @@ def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     ladder = {"name": config.ladder.name,
               "rung": [{"name": r.name, "fidelity": r.fidelity, "cost_estimate": r.cost_estimate,
                         **dict(r.spec)} for r in config.ladder.rungs]}
-    return {"study": study, "objective": config.objective.model_dump(),
-            "ladder": ladder,
-            "domain": [d.model_dump(exclude_none=True) for d in config.domains],
-            "policy": config.policy.to_dict(), "proxy": dict(config.proxy)}
+    out = {"study": study, "objective": config.objective.model_dump(),
+           "ladder": ladder,
+           "domain": [d.model_dump(exclude_none=True) for d in config.domains],
+           "policy": config.policy.to_dict(), "proxy": dict(config.proxy)}
+    if config.warm_start:
+        out["warm_start"] = [w.to_dict() for w in config.warm_start]
+    return out
 
 
 def check_same_study(saved: StudyConfig, given: StudyConfig) -> None:

@@ -23,6 +23,7 @@ from admire.bo.candidates import CandidatePool
 from admire.bo.history import History
 from admire.bo.policies.base import PolicyContext, Recommendation
 from admire.bo.policies.registry import build_policy
+from admire.bo.prior import PriorRuns
 from admire.errors import AdmireError, ConfigError, ValidationError
 from admire.evaluators.base import Proposal
 from admire.schema import runs
@@ -44,6 +45,7 @@ from admire.study.trials import (
     STATUS_OF,
     TrialIndex,
 )
+from admire.study.warm_start import load_prior, read_prior, write_prior
 
 
 class Study:
@@ -51,7 +53,7 @@ class Study:
 
     def __init__(self, config: StudyConfig, *, pool: CandidatePool | None = None,
                  experiment: Experiment | None = None, runs_table: pd.DataFrame | None = None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, prior: PriorRuns | None = None) -> None:
         if config.mode == "pool" and pool is None:
             raise ValidationError("pool mode needs a candidate pool", where="study.mode")
         self.config = config
@@ -59,6 +61,9 @@ class Study:
         self.ladder = config.ladder
         self.metric = config.objective.metric
         self.pool = pool
+        # Earlier studies' runs (config.warm_start), mapped into this study's domains: the
+        # model sees them, the budget and the trial count never do.
+        self.prior = prior if prior is not None else load_prior(config)
         self.budget = budget or Budget(config.budget, config.ladder.target.cost_estimate,
                                        config.max_trials)
         self.policy = self._build_policy()
@@ -100,8 +105,12 @@ class Study:
         spec = self.config.policy
         context = PolicyContext(self.space, tuple(self.ladder.names),
                                 tuple(r.fidelity for r in self.ladder.rungs), self.pool,
-                                self.config.objective.minimize, self.config.seed)
+                                self.config.objective.minimize, self.config.seed, self.prior)
         policy = build_policy(spec, context)
+        if self.prior is not None and not policy.uses_prior:
+            raise ConfigError(f"policy {spec.name!r} does not use earlier studies' runs: drop "
+                              "[[warm_start]] or choose a model policy (screen-confirm, kg, "
+                              "reuse)", where="warm_start")
         if policy.needs_budget and self.budget.total is None:
             raise ConfigError(f"policy {spec.name!r} splits the study budget between rungs: "
                               "set study.budget (in target-rung runs), or choose policy 'kg'",
@@ -317,6 +326,9 @@ class Study:
 
     def save(self, directory: str | Path) -> Path:
         """Write the study to ``directory`` (each file atomically); returns the directory."""
+        if self.prior is not None:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            write_prior(self.prior, Path(directory))
         return write_study(directory, config=self.config, budget=self.budget,
                            runs_table=self.runs, ax=self.ax, pool=self.pool,
                            policy_state=self.policy.state())
@@ -327,7 +339,8 @@ class Study:
         or fails them), and the runs table and experiment are reconciled."""
         saved = read_study(directory)
         study = cls(saved.config, pool=saved.pool, experiment=saved.experiment,
-                    runs_table=saved.runs_table, budget=saved.budget)
+                    runs_table=saved.runs_table, budget=saved.budget,
+                    prior=read_prior(Path(directory)))
         if saved.policy_state is not None:
             study.policy.restore(saved.policy_state)
         study._reconcile()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from admire.bo.history import History
 from admire.bo.policies.options import PolicyOptions
 from admire.bo.seeding import derive_seed
 from admire.space import MixtureSpace, mixture_key
+
+if TYPE_CHECKING:
+    from admire.bo.prior import PriorRuns
 
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal: a two-sided 90% interval
 
@@ -37,6 +40,7 @@ class PolicyContext:
     pool: CandidatePool | None
     minimize: bool
     seed: int
+    prior: PriorRuns | None = None  # earlier studies' runs (warm start), never trials
 
     @property
     def target(self) -> int:
@@ -119,6 +123,7 @@ class Policy(ABC):
     name: ClassVar[str]
     options_model: ClassVar[type[PolicyOptions]]
     needs_budget: ClassVar[bool] = False  # its decisions depend on the study budget
+    uses_prior: ClassVar[bool] = False  # its model takes earlier studies' runs (warm start)
 
     def __init__(self, options: PolicyOptions, context: PolicyContext) -> None:
         self.options = options

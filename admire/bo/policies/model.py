@@ -14,19 +14,24 @@ from admire.bo.history import History
 from admire.bo.policies.base import Candidate, Policy, PolicyContext, Recommendation
 from admire.bo.policies.options import ModelOptions
 from admire.bo.surrogate import MixtureSurrogate
+from admire.errors import ConfigError
 
 
 class ModelPolicy(Policy):
     """A policy whose decisions and recommendation come from one fitted surrogate."""
 
     options: ModelOptions
+    uses_prior = True
 
     def __init__(self, options: ModelOptions, context: PolicyContext) -> None:
         super().__init__(options, context)
         surrogate = MixtureSurrogate(options.surrogate, kernel=options.kernel,
                                      weight_bounds=self._input_bounds(),
                                      rung_scale=options.rung_scale)
-        self.fit = SurrogateFit(surrogate, context.rung_fidelity, context.seed)
+        if context.prior is not None and options.surrogate != "icm":
+            raise ConfigError("warm_start needs surrogate 'icm' (earlier studies enter as its "
+                              f"tasks), got {options.surrogate!r}", where="policy.surrogate")
+        self.fit = SurrogateFit(surrogate, context.rung_fidelity, context.seed, context.prior)
 
     def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The range weights are scaled by with ``input_scale = "range"``: the candidates'

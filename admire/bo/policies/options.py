@@ -69,6 +69,19 @@ class ScreenConfirmOptions(ModelOptions):
                                                                   "observed")
 
 
+class ReuseOptions(ScreenConfirmOptions):
+    """Reuse: search only the domains an update split or added, the rest frozen at the
+    previous study's best mixture."""
+
+    focus_share: float = Field(0.5, gt=0, le=1, description="pool mode: share of the target "
+                                                             "mixtures, closest to the reuse "
+                                                             "subspace, kept as candidates")
+    initial_trials: int = Field(0, ge=0, description="space-filling start points at the "
+                                                     "cheapest rung before any model is used "
+                                                     "(the earlier studies' runs already "
+                                                     "fit one)")
+
+
 class KnowledgeGradientOptions(ModelOptions):
     """Every run chosen by a cost-aware multi-fidelity acquisition."""
 

@@ -25,6 +25,7 @@ from admire.bo.policies.options import (
     NoOptions,
     OlmixOptions,
     PolicyOptions,
+    ReuseOptions,
     ScreenConfirmOptions,
 )
 from admire.errors import ConfigError
@@ -41,6 +42,7 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "regmix": (NoOptions, "admire.bo.policies.baselines:RegMix"),
     "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
     "hyperband": (HyperbandOptions, "admire.bo.policies.hyperband:Hyperband"),
+    "reuse": (ReuseOptions, "admire.bo.policies.reuse:Reuse"),
 }
 
 

@@ -1,0 +1,198 @@
+"""Reuse after domain updates: reuse vs warm start vs a study from scratch, replayed.
+
+A synthetic truth is seen through a sequence of domain sets (admire/problems/reuse_scenarios.py:
+coarse with two domains merged and one missing -> the merged one split -> the missing one
+added). At the first stage a study runs from scratch; at every later stage three studies run on
+that stage's pool with the same budget and seed:
+
+* ``scratch``: the default policy (screen-confirm), no earlier runs;
+* ``warm``: the default policy warm-started from the previous stage's study (its runs mapped
+  into the new domains, a task per (study, rung) in the ICM);
+* ``reuse``: the reuse policy on the same warm start (unaffected domains frozen at the previous
+  best mixture's relative shares, only the affected ones searched).
+
+warm and reuse each chain from their own previous-stage study. Reported per stage and method:
+cost to reach the pool's best target mixture for good (cost_to_best, target-run units; never
+reached counts as infinitely late in medians), cost to first recommend it, final regret.
+
+    PYTHONPATH=. python bench/reuse_replay.py --seeds 10 --budget 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from admire.bo.policies.registry import policy_spec
+from admire.problems.reuse_scenarios import Stage, split_add_scenario
+from admire.problems.synthetic import OBJECTIVE, SyntheticSpec
+from admire.replay.problem import ReplayProblem
+from admire.replay.summary import cost_to_best, cost_to_first_best, median
+from admire.schema import runs
+from admire.schema.warm_start import WarmStartConfig
+from admire.study import Study
+from admire.study.loop import Event, run
+
+RESULTS = Path(__file__).parent / "results"
+METHODS = ("scratch", "warm", "reuse")
+
+
+def run_stage(stage: Stage, method: str, seed: int, budget: float,
+              source: Path | None) -> dict[str, Any]:
+    """One replayed study at ``stage``; returns its curve and its runs table."""
+    start = time.perf_counter()
+    problem = ReplayProblem.from_table(stage.table, OBJECTIVE, minimize=True)
+    spec = policy_spec("reuse" if method == "reuse" else "screen-confirm")
+    config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
+    if source is not None and method != "scratch":
+        assert stage.mapping is not None
+        config = replace(config, warm_start=(WarmStartConfig(source=str(source),
+                                                             **stage.mapping),))
+    study = Study(config, pool=problem.recorded.pool)
+    curve: list[tuple[float, float]] = []
+
+    def score(event: Event) -> None:
+        if event.kind == "recorded" and event.failure is None:
+            rec = study.recommend(interval=False)
+            index = problem.target_index(rec.weights(study.space.domains))
+            curve.append((study.spent(), problem.regret(index)))
+
+    run(study, problem.evaluator(), on_event=score)
+    return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
+            "n_prior": 0 if study.prior is None else study.prior.n}
+
+
+def run_seed(spec: SyntheticSpec, seed: int, budget: float, tmp: Path) -> list[dict[str, Any]]:
+    stages = split_add_scenario(spec, seed)
+    out = []
+    first = run_stage(stages[0], "scratch", seed, budget, None)
+    out.append({"stage": stages[0].name, "method": "scratch", "seed": seed, **first})
+    sources = dict.fromkeys(("warm", "reuse"), tmp / f"s{seed}-0.parquet")
+    runs.write_runs(first["runs"], sources["warm"])
+    for j, stage in enumerate(stages[1:], start=1):
+        for method in METHODS:
+            result = run_stage(stage, method, seed, budget, sources.get(method))
+            out.append({"stage": stage.name, "method": method, "seed": seed, **result})
+            if method in sources:
+                sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
+                runs.write_runs(result["runs"], sources[method])
+    return out
+
+
+def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
+    stages: dict[str, Any] = {}
+    for r in results:
+        entry = stages.setdefault(r["stage"], {}).setdefault(r["method"], {
+            "seeds": [], "cost_to_best": [], "cost_to_first_best": [], "final_regret": [],
+            "seconds": [], "n_prior": [], "curves": []})
+        entry["seeds"].append(r["seed"])
+        entry["cost_to_best"].append(cost_to_best(r["curve"]))
+        entry["cost_to_first_best"].append(cost_to_first_best(r["curve"]))
+        entry["final_regret"].append(r["curve"][-1][1] if r["curve"] else None)
+        entry["seconds"].append(round(r["seconds"], 2))
+        entry["n_prior"].append(r["n_prior"])
+        entry["curves"].append([[round(c, 5), g] for c, g in r["curve"]])
+    for methods in stages.values():
+        for m in methods.values():
+            m["median_cost_to_best"] = median(m["cost_to_best"])
+            m["reached_best"] = sum(v is not None for v in m["cost_to_best"])
+            m["median_final_regret"] = float(np.median(m["final_regret"]))
+            m["mean_final_regret"] = float(np.mean(m["final_regret"]))
+        scratch = methods.get("scratch", {}).get("median_cost_to_best")
+        for m in methods.values():
+            mine = m["median_cost_to_best"]
+            m["saving_vs_scratch"] = (None if scratch is None or mine is None
+                                      else 1.0 - mine / scratch)
+    return {"budget": budget, "stages": stages}
+
+
+def markdown(summary: dict[str, Any], command: str, wall: float) -> str:
+    lines = ["# Reuse after domain updates (replay, synthetic truth)", "",
+             f"`{command}` - wall {wall / 60:.1f} min on 1 core.", "",
+             "cost in target-run units; cost_to_best: from when the recommendation is the "
+             "pool's best target mixture to the end (median over seeds, never reached = "
+             "infinitely late); saving: 1 - median cost_to_best / scratch's.", "",
+             "| stage | method | median cost_to_best | reached best | saving vs scratch | "
+             "median first best | median final regret | mean final regret | s/study |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for stage, methods in summary["stages"].items():
+        for name, m in methods.items():
+            def fmt(v: float | None) -> str:
+                return "never" if v is None else f"{v:.2f}"
+            saving = m["saving_vs_scratch"]
+            lines.append(
+                f"| {stage} | {name} | {fmt(m['median_cost_to_best'])} | "
+                f"{m['reached_best']}/{len(m['seeds'])} | "
+                f"{'-' if saving is None else f'{100 * saving:.0f}%'} | "
+                f"{fmt(median(m['cost_to_first_best']))} | {m['median_final_regret']:.4f} | "
+                f"{m['mean_final_regret']:.4f} | {np.median(m['seconds']):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in summary["stages"] if len(summary["stages"][s]) > 1]
+    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.6), squeeze=False)
+    grid = np.linspace(0, summary["budget"], 60)
+    for ax, stage in zip(axes[0], stages, strict=True):
+        for name, m in summary["stages"][stage].items():
+            curves = []
+            for curve in m["curves"]:
+                costs = np.array([c for c, _ in curve])
+                regrets = np.array([g for _, g in curve])
+                idx = np.searchsorted(costs, grid, side="right") - 1
+                curves.append(np.where(idx >= 0, regrets[np.clip(idx, 0, None)], np.nan))
+            ax.plot(grid, np.nanmedian(np.array(curves), axis=0), label=name)
+        ax.set_title(f"after update: {stage}")
+        ax.set_xlabel("cost (target runs)")
+        ax.set_ylabel("median regret")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=float, default=8.0)
+    parser.add_argument("--k", type=int, default=6)
+    parser.add_argument("--rows", default="300,100,40", help="mixtures per rung, cheapest first")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
+    started = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            results += run_seed(spec, seed, args.budget, Path(tmp))
+            print(f"seed {seed} done at {(time.perf_counter() - started) / 60:.1f} min",
+                  flush=True)
+    wall = time.perf_counter() - started
+    summary = summarize(results, args.budget)
+    command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
+               f"{args.budget:g} --k {args.k} --rows {args.rows}")
+    summary.update({"command": command, "wall_s": round(wall, 1), "k": args.k,
+                    "rows_per_rung": spec.rows_per_rung})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reuse_replay.json").write_text(json.dumps(summary, indent=1))
+    (out / "reuse_replay.md").write_text(markdown(summary, command, wall))
+    plot(summary, out / "reuse_replay.png")
+    print(markdown(summary, command, wall))
+
+
+if __name__ == "__main__":
+    main()
