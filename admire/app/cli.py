@@ -372,13 +372,13 @@ def explain_command(
         help="A finished study folder (admire tune --out) or a runs table (.parquet/.csv).")],
     out: Annotated[Path, typer.Option(help="Folder for explain.json, explain.md and plots.")],
     objective: Annotated[str | None, typer.Option(
-        help="Metric to explain [default: the study's objective, or the table's only one].")
+        help="Metric to explain (default: the study's objective, or the table's only one).")
                          ] = None,
     rung: Annotated[str | None, typer.Option(help="Rung to explain (default: the target).")
                     ] = None,
     minimize: Annotated[bool | None, typer.Option(
-        "--minimize/--maximize", help="Whether lower is better [default: the study's, or "
-                                      "inferred from the metric's name]")] = None,
+        "--minimize/--maximize", help="Whether lower is better (default: the study's, or "
+                                      "inferred from the metric's name).")] = None,
     points: Annotated[int, typer.Option(help="Sobol mixtures the simplex average uses.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the fit and the Sobol mixtures.")] = 0,
 ) -> None:
@@ -397,7 +397,7 @@ def explain_command(
                               ) from None
     cv = result.cv
     console.print(f"{result.header['objective']} at {result.header['rung']}: "
-                  f"cross-validated R\u00b2 {cv['r2']:.2f}, Spearman {cv['spearman']:.2f}, "
+                  f"cross-validated R² {cv['r2']:.2f}, Spearman {cv['spearman']:.2f}, "
                   f"90% coverage {cv['coverage90']:.0%} ({cv['n']} runs)", highlight=False,
                   markup=False)
     for line in result.caveats:

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import make_config, score
 from typer.testing import CliRunner
 
 from admire.app.cli import app
 from admire.app.explain import explain
+from admire.app.study_plots import write_recommendation
 from admire.problems.synthetic import SyntheticSpec, generate
 from admire.schema import runs
+from admire.study import Study
+from admire.study.loop import run_function
 
 FILES = ("explain.json", "explain.md", "effects.png", "interactions.png",
          "predicted_vs_actual.png", "rung_correlation.png", "budget.png")
@@ -88,3 +92,35 @@ def test_a_rung_without_runs_is_named(tmp_path: Path, table: Path) -> None:
     assert result.exit_code == 2
     assert "no completed runs with loss at rung 'r1'" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished study folder as ``admire tune`` leaves it (no Ray: a known function)."""
+    study = Study(make_config(3, policy="screen-confirm", budget=6.0, max_trials=None,
+                              initial_trials=4))
+    run_function(study, score)
+    out = tmp_path_factory.mktemp("study")
+    study.save(out)
+    write_recommendation(study, study.recommend(), out, {})
+    return out
+
+
+def test_a_study_folder_brings_its_objective_ladder_and_recommendation(study_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    saved = json.loads((study_dir / "recommendation.json").read_text())["recommendation"]
+    result = invoke("explain", str(study_dir), "--out", str(tmp_path), "--points", "8")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "explain.json").read_text())
+    head = data["header"]
+    assert head["kind"] == "study" and head["objective"] == "score"
+    assert head["direction"] == "maximize" and head["direction_reason"] == "the study's objective"
+    assert head["rungs"] == ["small", "medium", "large"] and head["rung"] == "large"
+    assert data["recommendation"]["mixture"] == pytest.approx(saved["mixture"])
+    assert data["recommendation"]["basis"] == "the study's"
+    # score() is best near 0.6 on d0: moving weight onto d0 helps around most mixtures.
+    assert data["effects"][0]["average"]["mean"] > 0
+    # Another metric of the same study: its direction is inferred, not the study's.
+    other = explain(study_dir, objective="other", n_points=4)
+    assert other.header["direction_reason"].startswith("inferred")
+    assert other.recommendation["basis"] != "the study's"
