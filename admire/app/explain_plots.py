@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from admire.app.explain import Explanation  # noqa: E402
 from admire.io import atomic_write  # noqa: E402
@@ -39,8 +40,9 @@ def effects_figure(result: Explanation) -> Figure:
             ax.errorbar(e["mean"], i, xerr=[[e["mean"] - e["lower90"]], [e["upper90"] - e["mean"]]],
                         fmt="o", color=VERDICT_COLOURS[e["verdict"]], capsize=3)
         ax.axvline(0, color="black", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(label)
-        ax.set_xlabel("objective change per +0.1 weight (90% interval)")
+        ax.set_xlabel("objective change per +0.1 weight\n(mean, 90% interval)")
     axes[0].set_yticks(y, [r["domain"] for r in rows])
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v)
                for v, c in VERDICT_COLOURS.items()]
@@ -54,7 +56,7 @@ def interactions_figure(result: Explanation) -> Figure:
     inter = result.interactions
     mean = np.asarray(inter["mean"], dtype=float)
     k = len(inter["domains"])
-    fig, ax = plt.subplots(figsize=(2.5 + 0.4 * k, 2 + 0.4 * k))
+    fig, ax = plt.subplots(figsize=(4 + 0.4 * k, 3 + 0.4 * k), layout="constrained")
     bound = float(np.abs(mean).max()) or 1.0
     image = ax.imshow(mean, cmap="RdBu_r", vmin=-bound, vmax=bound)
     clear = np.asarray(inter["clear"], dtype=bool)
@@ -62,10 +64,9 @@ def interactions_figure(result: Explanation) -> Figure:
         ax.text(j, i, "*", ha="center", va="center", fontsize=10)
     ax.set_xticks(range(k), inter["domains"], rotation=90)
     ax.set_yticks(range(k), inter["domains"])
-    fig.colorbar(image, ax=ax, label="change of d's effect per +0.1 of e (* = 90% interval "
-                                     "excludes 0)")
-    ax.set_title(_title(result, "Pairwise interactions (average)"))
-    fig.tight_layout()
+    fig.colorbar(image, ax=ax, shrink=0.8,
+                 label="change of d's effect per +0.1 of e\n(* = 90% interval excludes 0)")
+    fig.suptitle(_title(result, "Pairwise interactions (average over the simplex)"))
     return fig
 
 
@@ -95,7 +96,7 @@ def predicted_figure(result: Explanation) -> Figure:
 def correlation_figure(result: Explanation) -> Figure:
     corr = result.rung_correlation
     pairs = corr["observed"]
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(pairs) + 2), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 2.4 * len(pairs) + 1), 4.5))
     x = np.arange(len(pairs))
     learned = [np.nan if corr["learned"] is None else
                corr["learned"][corr["rungs"].index(p["rung_a"])][corr["rungs"].index(p["rung_b"])]
@@ -103,7 +104,8 @@ def correlation_figure(result: Explanation) -> Figure:
     observed = [np.nan if p["spearman"] is None else p["spearman"] for p in pairs]
     ax.bar(x - 0.2, learned, 0.4, label="learned (ICM task correlation)")
     ax.bar(x + 0.2, observed, 0.4, label="observed Spearman (mixtures run at both)")
-    ax.set_xticks(x, [f"{p['rung_a']} vs {p['rung_b']}\n(n={p['n_mixtures']})" for p in pairs])
+    ax.set_xticks(x, [f"{p['rung_a']}\nvs {p['rung_b']}\n(n={p['n_mixtures']} mixtures)"
+                      for p in pairs])
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylim(-1, 1)
     ax.set_ylabel("correlation")
