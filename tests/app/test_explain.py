@@ -124,3 +124,10 @@ def test_a_study_folder_brings_its_objective_ladder_and_recommendation(study_dir
     other = explain(study_dir, objective="other", n_points=4)
     assert other.header["direction_reason"].startswith("inferred")
     assert other.recommendation["basis"] != "the study's"
+
+
+def test_a_missing_path_and_a_folder_that_is_no_study_are_named(tmp_path: Path) -> None:
+    for source, message in ((tmp_path / "nope.parquet", "nope.parquet: not found"),
+                            (tmp_path, "not a study folder (study.json missing)")):
+        result = invoke("explain", str(source), "--out", str(tmp_path / "out"))
+        assert result.exit_code == 2 and message in result.output, result.output
