@@ -96,6 +96,25 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def variant_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
+    """Where the miss comes from: coverage with the scale taken from the target rung's LOO
+    z-scores (what admire uses), from every rung's, or the larger; and the held-out median |z|
+    by thirds of the model's own sd (low: close to its data)."""
+    if not rows or "variants" not in rows[0]:
+        return []
+    lines = ["", "## Which leave-one-out scale, and where the misses are", "",
+             "| problem | coverage: target-rung LOO scale | every rung's LOO | the larger | "
+             "held-out median abs z by model sd: low / mid / high third |", "|---|---|---|---|---|"]
+    for name in problems:
+        mine = [r for r in rows if r["problem"] == name]
+        cover = [float(np.mean([r["variants"][k]["coverage"] for r in mine]))
+                 for k in ("target", "all", "max")]
+        thirds = np.median([r["z_by_sd_tercile"] for r in mine], axis=0)
+        lines.append(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cover) + " | "
+                     + " / ".join(f"{z:.2f}" for z in thirds) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -103,13 +122,25 @@ def main() -> None:
     parser.add_argument("--policy", default="mfbo")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--name", default="calibration")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild NAME.md from NAME.json without running")
     args = parser.parse_args()
     start = time.time()
-    tasks = [(p, args.policy, s) for p in args.problems.split(",") for s in range(args.seeds)]
-    with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        rows = list(ex.map(coverage, tasks))
-    for row in rows:
-        print(row, flush=True)
+    if args.report_only:
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
+        rows, args.problems = saved["rows"], ",".join(saved["problems"])
+        args.seeds = saved["seeds"]
+        words = saved["command"].split()
+        args.policy = words[words.index("--policy") + 1] if "--policy" in words else "mfbo"
+        sys.argv, start = saved["command"].split()[1:], start - saved["wall_seconds"]
+    else:
+        tasks = [(p, args.policy, s) for p in args.problems.split(",")
+                 for s in range(args.seeds)]
+        with ProcessPoolExecutor(args.workers,
+                                 mp_context=multiprocessing.get_context("spawn")) as ex:
+            rows = list(ex.map(coverage, tasks))
+        for row in rows:
+            print(row, flush=True)
     report: dict[str, Any] = {"rows": rows, "problems": {}}
     lines = ["# Calibration of the 90% interval for a new target run (held-out target mixtures)",
              "", "| problem | seeds | held-out mixtures per seed | coverage, model's interval | "
@@ -139,7 +170,8 @@ def main() -> None:
                    "wall_seconds": time.time() - start,
                    "command": "python bench/calibration.py " + " ".join(sys.argv[1:])})
     lines += ["", "A calibrated 90% interval covers 0.90; median |z| of a calibrated Gaussian is "
-              "0.67.", "", f"Command: `{report['command']}`."]
+              "0.67.", *variant_lines(rows, args.problems.split(",")), "",
+              f"Command: `{report['command']}`."]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1))
     (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
