@@ -163,6 +163,9 @@ def compare_at_target(study_dir: Path, references: list[str], n_seeds: int,
             "mixtures": summary, "margins": margins,
             "beats_every_reference": all(m["beats"] for m in margins.values()),
             "compared_mixtures": {r.name: dict(r.weights) for r in result.results},
+            "interval_check": [{"name": c.name, "run_lower90": c.lower, "run_upper90": c.upper,
+                                "values": list(c.values), "inside": c.inside}
+                               for c in result.interval_checks],
             "trial_cost_s_mean": statistics.mean(costs)}
 
 
@@ -221,6 +224,16 @@ def markdown(result: dict) -> str:
     for name, m in cmp_["margins"].items():
         lines.append(f"| {name} | {m['margin']:+.4f} | {m['spread']:.4f} | {m['beats']} | "
                      f"{m['better_on_every_seed']} |")
+    checks = cmp_.get("interval_check", [])
+    if checks:
+        inside = sum(c["inside"] for c in checks)
+        runs = sum(len(c["values"]) for c in checks)
+        lines += ["", "Live check of the study's 90% interval for one new run (what "
+                  "`recommendation.json` calls run_lower90/run_upper90, asked at each mixture): "
+                  f"**{inside}/{runs}** fresh-seed runs inside (calibrated: about 90%).", "",
+                  "| mixture | 90% interval for a new run | fresh runs inside |", "|---|---|---|"]
+        lines += [f"| {c['name']} | [{c['run_lower90']:.4f}, {c['run_upper90']:.4f}] | "
+                  f"{c['inside']}/{len(c['values'])} |" for c in checks]
     lines.append("")
     return "\n".join(lines)
 
