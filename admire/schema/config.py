@@ -18,14 +18,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticError
 
+from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.base import PolicySpec
 from admire.bo.policies.registry import default_spec, policy_spec, table_place
 from admire.errors import ConfigError, ValidationError
 from admire.schema.ladder import FidelityLadder, ladder_from_dict, load_ladder, read_toml
+from admire.schema.objectives import (
+    ConstraintConfig,
+    outcome_spec,
+    outcome_tables,
+    parse_outcomes,
+)
 from admire.space import MixtureSpace
 
 MODES = ("continuous", "pool")
-TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy")
+TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy", "objectives",
+          "constraints")
 
 
 class _Table(BaseModel):
@@ -87,6 +95,18 @@ class StudyConfig:
     seed: int = 0
     proxy: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[Reference, ...] | None = None
+    # Several objectives ((metric, minimize) each; ``objective`` is the first) and outcome
+    # constraints; empty for a single-objective study (admire.schema.objectives).
+    objectives: tuple[tuple[str, bool], ...] = ()
+    constraints: tuple[ConstraintConfig, ...] = ()
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.objectives)
+
+    def outcomes(self) -> OutcomeSpec | None:
+        """The objectives and constraints a policy sees (None: one objective)."""
+        return outcome_spec(self.objectives, self.constraints) if self.objectives else None
 
     @property
     def domain_names(self) -> list[str]:
@@ -144,7 +164,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
         return data[name]
 
     study = _validated(StudyTable, table("study"), where, ("study",))
-    objective = _validated(ObjectiveConfig, table("objective"), where, ("objective",))
+    objectives, constraints = parse_outcomes(data, where, _validated, _where)
+    objective = (ObjectiveConfig(metric=objectives[0][0], minimize=objectives[0][1])
+                 if objectives else
+                 _validated(ObjectiveConfig, table("objective"), where, ("objective",)))
     ladder = _ladder(table("ladder"), base_dir, where)
     if not isinstance(table("domain"), list) or not data["domain"]:
         raise ConfigError("expected one or more [[domain]] tables", where=_where(where,
@@ -168,7 +191,8 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
                          max_trials=study.max_trials, max_parallel=study.max_parallel,
                          seed=study.seed, proxy=dict(proxy),
                          references=None if study.references is None
-                         else tuple(study.references))
+                         else tuple(study.references),
+                         objectives=objectives, constraints=constraints)
     try:
         space = config.space()  # bounds that leave no mixture fail here, naming the domain
     except ConfigError as exc:
@@ -228,7 +252,8 @@ def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     ladder = {"name": config.ladder.name,
               "rung": [{"name": r.name, "fidelity": r.fidelity, "cost_estimate": r.cost_estimate,
                         **dict(r.spec)} for r in config.ladder.rungs]}
-    return {"study": study, "objective": config.objective.model_dump(),
+    objective = ({} if config.objectives else {"objective": config.objective.model_dump()})
+    return {"study": study, **objective, **outcome_tables(config.objectives, config.constraints),
             "ladder": ladder,
             "domain": [d.model_dump(exclude_none=True) for d in config.domains],
             "policy": config.policy.to_dict(), "proxy": dict(config.proxy)}
@@ -238,6 +263,8 @@ def check_same_study(saved: StudyConfig, given: StudyConfig) -> None:
     """A resumed study keeps what defines it; an error names the field that changed."""
     checks = {"domain": (saved.domain_names, given.domain_names),
               "objective": (saved.objective, given.objective),
+              "objectives": ((saved.objectives, saved.constraints),
+                             (given.objectives, given.constraints)),
               "ladder": (saved.ladder.names, given.ladder.names),
               "study.mode": (saved.mode, given.mode),
               "proxy": (dict(saved.proxy), dict(given.proxy))}
