@@ -22,6 +22,7 @@ from admire.bo.policies.base import Policy, PolicyContext, PolicySpec
 from admire.bo.policies.options import (
     HyperbandOptions,
     KnowledgeGradientOptions,
+    MultiObjectiveOptions,
     NoOptions,
     OlmixOptions,
     PolicyOptions,
@@ -41,6 +42,7 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "regmix": (NoOptions, "admire.bo.policies.baselines:RegMix"),
     "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
     "hyperband": (HyperbandOptions, "admire.bo.policies.hyperband:Hyperband"),
+    "mobo": (MultiObjectiveOptions, "admire.bo.policies.mobo:MultiObjectiveBO"),
 }
 
 
