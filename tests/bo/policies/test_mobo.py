@@ -134,3 +134,33 @@ def test_mobo_spends_its_screen_share_then_runs_the_target(fitted):
     rungs = table["rung"].value_counts()
     assert rungs.get("Qwen2.5-7B", 0) >= 2 and rungs.get("Qwen2.5-0.5B", 0) >= 1
     assert "Qwen2.5-3B" not in rungs  # screens only at the cheapest rung
+
+
+def test_continuous_mode_proposes_on_the_simplex_and_recommends_a_feasible_front():
+    from admire.schema.config import config_from_dict
+    from admire.study.loop import run_function
+    from admire.study.study import Study
+
+    config = config_from_dict({
+        "study": {"name": "c", "budget": 3.0, "seed": 0},
+        "ladder": {"name": "l", "rung": [{"name": "s", "cost_estimate": 1.0},
+                                         {"name": "t", "cost_estimate": 4.0}]},
+        "domain": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
+        "objectives": [{"metric": "f1"}, {"metric": "f2_loss"}],
+        "constraints": [{"metric": "f1", "min": 0.2}],
+        "policy": {"name": "mobo", "screen_share": 0.2, "tradeoff": {"f1": 2.0, "f2_loss": 1.0}}})
+
+    def trial(mixture: dict[str, float], rung: str) -> tuple[dict[str, float], float]:
+        a, b, c = mixture["a"], mixture["b"], mixture["c"]
+        return {"f1": a + 0.1 * b, "f2_loss": (a - 0.3) ** 2 + c}, 1.0 if rung == "s" else 4.0
+
+    study = Study(config)
+    run_function(study, trial)
+    rungs = study.runs["rung"].value_counts()
+    assert rungs.get("s", 0) >= 1 and rungs.get("t", 0) >= 1
+    weights = study.runs[["w:a", "w:b", "w:c"]].to_numpy()
+    assert np.allclose(weights.sum(axis=1), 1) and (weights >= 0).all()
+    rec = study.recommend_pareto()
+    assert rec.feasible and all(p.predicted["f1"] >= 0.2 for p in rec.points)
+    assert rec.tradeoff == {"f1": 2.0, "f2_loss": 1.0}
+    assert study.recommend().mixture == rec.choice.mixture
