@@ -84,7 +84,10 @@ def target_nehvi(surrogates: Sequence[MixtureSurrogate], spec: OutcomeSpec, targ
         feasible = torch.as_tensor(spec.feasible(raw.numpy()))
     front = means[feasible] if feasible.any() else means
     ref_point = infer_reference_point(front)
-    with exact():
+    # Pruning the baseline samples the posterior with torch's global generator: seed it, or
+    # the same history gives different proposals from one process to the next.
+    with exact(), torch.random.fork_rng():
+        torch.manual_seed(seed)
         acqf = qLogNoisyExpectedHypervolumeImprovement(
             model=model, ref_point=ref_point.tolist(), X_baseline=X_baseline,
             sampler=SobolQMCNormalSampler(torch.Size([mc_samples]), seed=seed),
