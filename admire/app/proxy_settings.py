@@ -101,3 +101,8 @@ def check_metric(config: StudyConfig) -> None:
     if config.objective.metric not in known:
         raise ConfigError(f"live trials report {known}; got {config.objective.metric!r}",
                           where="objective.metric")
+    spec = config.outcomes()
+    if spec is not None:
+        from admire.schema.objectives import check_outcome_metrics
+
+        check_outcome_metrics(spec, known, where="config")

@@ -62,6 +62,11 @@ def write_recommendation(study: Study, rec: Recommendation | None, out: Path,
                "spent_target_runs": study.spent(), "cost_unit": study.budget.unit,
                "budget": study.budget.to_dict(), "policy": study.config.policy.to_dict(),
                "trials_per_rung": per_rung, "failures": failures(study), **dict(extra)}
+    if study.config.multi_objective and rec is not None:
+        # Several objectives: the predicted Pareto set with intervals and the trade-off's pick.
+        payload["objectives"] = [{"metric": m, "minimize": flag}
+                                 for m, flag in study.config.objectives]
+        payload["pareto"] = study.recommend_pareto().to_dict()
     return atomic_write_json(out / "recommendation.json", payload, indent=2)
 
 

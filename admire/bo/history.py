@@ -24,6 +24,9 @@ class Observations:
     rung: np.ndarray
     y: np.ndarray
     cost: np.ndarray
+    # Multi-objective studies: every tracked metric (OutcomeSpec.metrics order), in the metrics'
+    # own direction (n, m); None for a single objective.
+    outcomes: np.ndarray | None = None
 
     @classmethod
     def empty(cls, k: int) -> Observations:
@@ -35,7 +38,8 @@ class Observations:
 
     def at(self, rung: int) -> Observations:
         keep = self.rung == rung
-        return Observations(self.weights[keep], self.rung[keep], self.y[keep], self.cost[keep])
+        return Observations(self.weights[keep], self.rung[keep], self.y[keep], self.cost[keep],
+                            None if self.outcomes is None else self.outcomes[keep])
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticError
 
+from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.base import PolicySpec
 from admire.bo.policies.registry import default_spec, policy_spec, table_place
 from admire.errors import ConfigError, ValidationError
 from admire.schema.ladder import FidelityLadder, ladder_from_dict, load_ladder, read_toml
+from admire.schema.objectives import (
+    ConstraintConfig,
+    outcome_spec,
+    outcome_tables,
+    parse_outcomes,
+)
 from admire.schema.warm_start import WarmStartConfig, warm_start_tables
 from admire.space import MixtureSpace
 
 MODES = ("continuous", "pool")
-TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy", "warm_start")
+TABLES = ("study", "objective", "ladder", "domain", "policy", "proxy", "warm_start",
+          "objectives", "constraints")
 
 
 class _Table(BaseModel):
@@ -89,6 +97,18 @@ class StudyConfig:
     proxy: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[Reference, ...] | None = None
     warm_start: tuple[WarmStartConfig, ...] = ()  # earlier studies to start from
+    # Several objectives ((metric, minimize) each; ``objective`` is the first) and outcome
+    # constraints; empty for a single-objective study (admire.schema.objectives).
+    objectives: tuple[tuple[str, bool], ...] = ()
+    constraints: tuple[ConstraintConfig, ...] = ()
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.objectives)
+
+    def outcomes(self) -> OutcomeSpec | None:
+        """The objectives and constraints a policy sees (None: one objective)."""
+        return outcome_spec(self.objectives, self.constraints) if self.objectives else None
 
     @property
     def domain_names(self) -> list[str]:
@@ -146,7 +166,10 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
         return data[name]
 
     study = _validated(StudyTable, table("study"), where, ("study",))
-    objective = _validated(ObjectiveConfig, table("objective"), where, ("objective",))
+    objectives, constraints = parse_outcomes(data, where, _validated, _where)
+    objective = (ObjectiveConfig(metric=objectives[0][0], minimize=objectives[0][1])
+                 if objectives else
+                 _validated(ObjectiveConfig, table("objective"), where, ("objective",)))
     ladder = _ladder(table("ladder"), base_dir, where)
     if not isinstance(table("domain"), list) or not data["domain"]:
         raise ConfigError("expected one or more [[domain]] tables", where=_where(where,
@@ -173,7 +196,8 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
                          else tuple(study.references),
                          warm_start=warm_start_tables(data["warm_start"], base_dir=base_dir,
                                                       where=_where(where, ("warm_start",)))
-                         if "warm_start" in data else ())
+                         if "warm_start" in data else (),
+                         objectives=objectives, constraints=constraints)
     try:
         space = config.space()  # bounds that leave no mixture fail here, naming the domain
     except ConfigError as exc:
@@ -233,7 +257,8 @@ def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     ladder = {"name": config.ladder.name,
               "rung": [{"name": r.name, "fidelity": r.fidelity, "cost_estimate": r.cost_estimate,
                         **dict(r.spec)} for r in config.ladder.rungs]}
-    out = {"study": study, "objective": config.objective.model_dump(),
+    objective = ({} if config.objectives else {"objective": config.objective.model_dump()})
+    out = {"study": study, **objective, **outcome_tables(config.objectives, config.constraints),
            "ladder": ladder,
            "domain": [d.model_dump(exclude_none=True) for d in config.domains],
            "policy": config.policy.to_dict(), "proxy": dict(config.proxy)}
@@ -246,6 +271,8 @@ def check_same_study(saved: StudyConfig, given: StudyConfig) -> None:
     """A resumed study keeps what defines it; an error names the field that changed."""
     checks = {"domain": (saved.domain_names, given.domain_names),
               "objective": (saved.objective, given.objective),
+              "objectives": ((saved.objectives, saved.constraints),
+                             (given.objectives, given.constraints)),
               "ladder": (saved.ladder.names, given.ladder.names),
               "study.mode": (saved.mode, given.mode),
               "proxy": (dict(saved.proxy), dict(given.proxy))}

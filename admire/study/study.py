@@ -76,6 +76,7 @@ class Study:
         self._new_rows: list[dict[str, Any]] = []  # appended since the table was last built
         self._run_ids = set(self._table[runs.RUN_ID])
         self._metric_names = runs.metrics(self._table)
+        self._fill_outcomes()
         self._spent_raw = float(self._table[runs.COST].sum()) if len(self._table) else 0.0
         self._started: dict[int, pd.Timestamp] = {}
         self._history: History | None = None
@@ -105,7 +106,8 @@ class Study:
         spec = self.config.policy
         context = PolicyContext(self.space, tuple(self.ladder.names),
                                 tuple(r.fidelity for r in self.ladder.rungs), self.pool,
-                                self.config.objective.minimize, self.config.seed, self.prior)
+                                self.config.objective.minimize, self.config.seed,
+                                prior=self.prior, outcomes=self.config.outcomes())
         policy = build_policy(spec, context)
         if self.prior is not None and not policy.uses_prior:
             raise ConfigError(f"policy {spec.name!r} does not use earlier studies' runs: drop "
@@ -185,8 +187,32 @@ class Study:
         self._append_row(trial_index, runs.COMPLETED, clean, float(cost), seed, covariates)
         self.ax.complete(trial_index, clean[self.metric], float(cost))
         self.trials.complete(trial_index, self.sign * clean[self.metric],
-                             self.budget.units(float(cost)))
+                             self.budget.units(float(cost)), self._outcomes(clean, where))
         self._history = None
+
+    def _outcomes(self, metrics: Mapping[str, float], where: str) -> np.ndarray | None:
+        """Every metric a multi-objective study tracks (None for one objective)."""
+        spec = self.config.outcomes()
+        if spec is None:
+            return None
+        missing = [m for m in spec.metrics if m not in metrics]
+        if missing:
+            raise ValidationError(f"metrics {missing} (objectives or constraints) missing from "
+                                  f"{sorted(metrics)}", where=where)
+        return np.array([float(metrics[m]) for m in spec.metrics])
+
+    def _fill_outcomes(self) -> None:
+        """A resumed multi-objective study: Ax records one metric, the runs table all of them."""
+        spec = self.config.outcomes()
+        if spec is None or not len(self._table):
+            return
+        rows = self._table.set_index(runs.RUN_ID)
+        for index, record in self.trials.records.items():
+            run_id = self.run_id(index)
+            if record.status == COMPLETED and record.outcomes is None and run_id in rows.index:
+                row = rows.loc[run_id]
+                record.outcomes = np.array([float(row[runs.METRIC_PREFIX + m])
+                                            for m in spec.metrics])
 
     def fail(self, trial_index: int, reason: str, *, cost: float = 0.0) -> None:
         """Record a failed trial; it is never given to the model."""
@@ -301,6 +327,19 @@ class Study:
             return None
         return self.policy.predict(history, np.asarray(mixture, dtype=float))
 
+    def recommend_pareto(self, *, interval: bool = True) -> Any:
+        """A multi-objective study's recommendation: the predicted Pareto set at the target rung
+        (each point with means and 90% intervals per objective, feasible under the constraints)
+        and the trade-off's pick (:class:`admire.bo.pareto.ParetoRecommendation`)."""
+        if not self.config.multi_objective:
+            raise AdmireError("recommend_pareto needs a study with [[objectives]]")
+        history = self.history()
+        if history.observations.n == 0:
+            raise AdmireError("no completed trials yet: nothing to recommend")
+        from admire.bo.pareto import pareto_recommendation
+
+        return pareto_recommendation(self.policy, history, interval=interval)
+
     # --- limits and config on resume -----------------------------------------------------------
 
     def reconfigure(self, config: StudyConfig) -> list[str]:
@@ -357,7 +396,11 @@ class Study:
             if row[runs.STATUS] == runs.COMPLETED:
                 value, cost = float(row[runs.METRIC_PREFIX + self.metric]), float(row[runs.COST])
                 self.ax.complete(index, value, cost)
-                self.trials.complete(index, self.sign * value, self.budget.units(cost))
+                self.trials.complete(index, self.sign * value, self.budget.units(cost),
+                                     self._outcomes({k[len(runs.METRIC_PREFIX):]: v
+                                                     for k, v in row.items()
+                                                     if str(k).startswith(runs.METRIC_PREFIX)},
+                                                    f"trial {index}"))
             else:
                 self.ax.fail(index, "failed (recovered)")
                 self.trials.end(index, FAILED)

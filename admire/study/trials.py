@@ -28,6 +28,7 @@ class TrialRecord:
     status: str = RUNNING
     y: float | None = None  # the objective, oriented for maximisation
     cost: float | None = None  # in target-run units
+    outcomes: np.ndarray | None = None  # every tracked metric (multi-objective studies)
     key: tuple = ()  # mixture key, to avoid proposing the same (mixture, rung) twice
 
     def __post_init__(self) -> None:
@@ -44,9 +45,12 @@ class TrialIndex:
     def add(self, index: int, weights: np.ndarray, rung: int, candidate: str | None) -> None:
         self.records[index] = TrialRecord(np.asarray(weights, dtype=float), rung, candidate)
 
-    def complete(self, index: int, y: float, cost: float) -> None:
+    def complete(self, index: int, y: float, cost: float,
+                 outcomes: np.ndarray | None = None) -> None:
         record = self.records[index]
         record.status, record.y, record.cost = COMPLETED, y, cost
+        if outcomes is not None:
+            record.outcomes = np.asarray(outcomes, dtype=float)
 
     def end(self, index: int, status: str) -> None:
         self.records[index].status = status
@@ -60,7 +64,8 @@ class TrialIndex:
         obs = Observations(np.array([r.weights for r in done]).reshape(-1, self.k),
                            np.array([r.rung for r in done], dtype=int),
                            np.array([r.y for r in done], dtype=float),
-                           np.array([r.cost for r in done], dtype=float))
+                           np.array([r.cost for r in done], dtype=float),
+                           _outcomes(done))
         unit_costs = rung_costs(estimates, obs.rung, obs.cost * unit) / unit
         pending_rung = np.array([r.rung for r in running], dtype=int)
         budget = BudgetState(total, spent, float(unit_costs[pending_rung].sum()), unit_costs)
@@ -70,6 +75,13 @@ class TrialIndex:
                        frozenset(r.candidate for r in records if r.candidate is not None),
                        frozenset(r.key for r in records),
                        len(self.records), budget)
+
+
+def _outcomes(done: list[TrialRecord]) -> np.ndarray | None:
+    """The tracked metrics of completed trials (n, m), when every one has them."""
+    if not done or any(r.outcomes is None for r in done):
+        return None
+    return np.array([r.outcomes for r in done], dtype=float)
 
 
 STATUS_OF = {TrialStatus.RUNNING: RUNNING, TrialStatus.COMPLETED: COMPLETED,

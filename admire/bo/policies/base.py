@@ -20,6 +20,7 @@ import numpy as np
 
 from admire.bo.candidates import CandidatePool
 from admire.bo.history import History
+from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.options import PolicyOptions
 from admire.bo.seeding import derive_seed
 from admire.space import MixtureSpace, mixture_key
@@ -41,6 +42,7 @@ class PolicyContext:
     minimize: bool
     seed: int
     prior: PriorRuns | None = None  # earlier studies' runs (warm start), never trials
+    outcomes: OutcomeSpec | None = None  # several objectives and constraints, if any
 
     @property
     def target(self) -> int:

@@ -109,3 +109,27 @@ class HyperbandOptions(PolicyOptions):
     """Hyperband: brackets of successive halving across the rungs."""
 
     eta: int = Field(3, ge=2, description="keep the top 1/eta of a rung for the next rung")
+
+
+class MultiObjectiveOptions(ModelOptions):
+    """Multi-objective BO: a cheap-rung screen share, then qLogNEHVI at the target rung."""
+
+    initial_trials: int = Field(2, ge=0, description="space-filling start points (at the "
+                                                     "cheapest rung, or the target without a "
+                                                     "screen) before any model is used")
+    screen_share: float = Field(0.1, ge=0, le=1, description="share of the budget spent at "
+                                                             "the cheapest rung; 0: single "
+                                                             "fidelity (target rung only)")
+    tradeoff: dict[str, float] | None = Field(
+        None, description="weight per objective of the recommended trade-off (default equal)")
+    scalarization: Literal["linear", "chebyshev"] = Field(
+        "linear", description="linear: weighted sum of standardised objectives; chebyshev: "
+                              "BoTorch's Chebyshev scalarisation")
+    mc_samples: int = Field(128, ge=16, le=4096, description="MC samples of qLogNEHVI")
+
+    @model_validator(mode="after")
+    def _weights_positive(self) -> MultiObjectiveOptions:
+        if self.tradeoff is not None and (any(w < 0 for w in self.tradeoff.values())
+                                          or sum(self.tradeoff.values()) <= 0):
+            raise ValueError("tradeoff weights must be >= 0 with a positive sum")
+        return self

@@ -22,6 +22,7 @@ from admire.bo.policies.base import Policy, PolicyContext, PolicySpec
 from admire.bo.policies.options import (
     HyperbandOptions,
     KnowledgeGradientOptions,
+    MultiObjectiveOptions,
     NoOptions,
     OlmixOptions,
     PolicyOptions,
@@ -43,6 +44,7 @@ POLICIES: dict[str, tuple[type[PolicyOptions], str]] = {
     "olmix": (OlmixOptions, "admire.bo.policies.olmix:Olmix"),
     "hyperband": (HyperbandOptions, "admire.bo.policies.hyperband:Hyperband"),
     "reuse": (ReuseOptions, "admire.bo.policies.reuse:Reuse"),
+    "mobo": (MultiObjectiveOptions, "admire.bo.policies.mobo:MultiObjectiveBO"),
 }
 
 
