@@ -122,3 +122,12 @@ def test_committed_notebook_is_clean():
     first = parameters_cell(nb)
     assert nb.cells[first] is code[0], "the 'parameters' cell must be the first code cell"
     assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.slow
+def test_notebook_explains_and_trades_off_two_objectives(executed):
+    printed = "\n".join(stdout_of(c) for c in executed.cells if c.cell_type == "code")
+    assert "leave-one-mixture-out at the target:" in printed
+    assert "mixture(s) in the predicted Pareto set; the trade-off picks {'avg_id'" in printed
+    regret = float(printed.split("hypervolume regret ")[1].split()[0])
+    assert 0 <= regret <= 1
