@@ -44,6 +44,7 @@ from admire.study.trials import (
     RUNNING,
     STATUS_OF,
     TrialIndex,
+    clean_metrics,
 )
 from admire.study.warm_start import load_prior, read_prior, write_prior
 
@@ -176,7 +177,7 @@ class Study:
         (the pool's state, ``pool:`` columns) go to the runs table as they are."""
         where = f"trial {trial_index}"
         self._running(trial_index, where)
-        clean = _clean_metrics(metrics, self.metric, where)
+        clean = clean_metrics(metrics, self.metric, where)
         if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
             raise ValidationError(f"cost must be a finite number >= 0, got {cost!r}", where=where)
         known = self._metric_names
@@ -309,36 +310,33 @@ class Study:
         estimates = np.array([r.cost_estimate for r in self.ladder.rungs])
         return self.trials.history(self.budget.total, self.spent(), estimates, self.budget.unit)
 
+    def _observed(self) -> History:
+        history = self.history()
+        if history.observations.n == 0:
+            raise AdmireError("no completed trials yet: nothing to recommend")
+        return history
+
     def recommend(self, *, interval: bool = True) -> Recommendation:
         """The policy's best mixture at the target rung, with its predicted value and 90%
         interval (for the mean) where the policy has a model; ``interval=False`` skips the
         interval where it costs extra."""
-        history = self.history()
-        if history.observations.n == 0:
-            raise AdmireError("no completed trials yet: nothing to recommend")
-        return self.policy.recommend(history, interval=interval)
+        return self.policy.recommend(self._observed(), interval=interval)
 
     def predict(self, mixture: np.ndarray) -> Recommendation | None:
         """The policy model's prediction at the target rung for ``mixture`` (weights in the
-        space's domain order) with its two 90% intervals; None when the policy has no model
-        or nothing is observed yet."""
+        space's domain order) with its two 90% intervals; None without a model or data."""
         history = self.history()
-        if history.observations.n == 0:
-            return None
-        return self.policy.predict(history, np.asarray(mixture, dtype=float))
+        return (self.policy.predict(history, np.asarray(mixture, dtype=float))
+                if history.observations.n else None)
 
     def recommend_pareto(self, *, interval: bool = True) -> Any:
-        """A multi-objective study's recommendation: the predicted Pareto set at the target rung
-        (each point with means and 90% intervals per objective, feasible under the constraints)
-        and the trade-off's pick (:class:`admire.bo.pareto.ParetoRecommendation`)."""
+        """The predicted Pareto set at the target rung and the trade-off's pick
+        (:func:`admire.bo.pareto.pareto_recommendation`); needs ``[[objectives]]``."""
         if not self.config.multi_objective:
             raise AdmireError("recommend_pareto needs a study with [[objectives]]")
-        history = self.history()
-        if history.observations.n == 0:
-            raise AdmireError("no completed trials yet: nothing to recommend")
         from admire.bo.pareto import pareto_recommendation
 
-        return pareto_recommendation(self.policy, history, interval=interval)
+        return pareto_recommendation(self.policy, self._observed(), interval=interval)
 
     # --- limits and config on resume -----------------------------------------------------------
 
@@ -406,21 +404,3 @@ class Study:
                 self.trials.end(index, FAILED)
         self._history = None
 
-
-def _clean_metrics(metrics: Mapping[str, float], objective: str, where: str) -> dict[str, float]:
-    """Metrics as finite floats; the objective must be among them."""
-    if objective not in metrics:
-        raise ValidationError(f"objective {objective!r} missing from metrics "
-                              f"{sorted(metrics)}", where=where)
-    clean: dict[str, float] = {}
-    for name, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValidationError(f"metric {name!r} is not a number: {value!r}",
-                                  where=where) from None
-        if not math.isfinite(number):
-            raise ValidationError(f"metric {name!r} is {number}; refused (not given to the "
-                                  "model)", where=where)
-        clean[name] = number
-    return clean

@@ -8,6 +8,8 @@ is rebuilt from the experiment once.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ from ax.core.trial_status import TrialStatus
 
 from admire.bo.costs import rung_costs
 from admire.bo.history import BudgetState, History, Observations
+from admire.errors import ValidationError
 from admire.space import mixture_key
 
 RUNNING, COMPLETED, FAILED, ABANDONED = "running", "completed", "failed", "abandoned"
@@ -86,3 +89,22 @@ def _outcomes(done: list[TrialRecord]) -> np.ndarray | None:
 
 STATUS_OF = {TrialStatus.RUNNING: RUNNING, TrialStatus.COMPLETED: COMPLETED,
              TrialStatus.FAILED: FAILED, TrialStatus.ABANDONED: ABANDONED}
+
+
+def clean_metrics(metrics: Mapping[str, float], objective: str, where: str) -> dict[str, float]:
+    """Metrics as finite floats; the objective must be among them."""
+    if objective not in metrics:
+        raise ValidationError(f"objective {objective!r} missing from metrics "
+                              f"{sorted(metrics)}", where=where)
+    clean: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"metric {name!r} is not a number: {value!r}",
+                                  where=where) from None
+        if not math.isfinite(number):
+            raise ValidationError(f"metric {name!r} is {number}; refused (not given to the "
+                                  "model)", where=where)
+        clean[name] = number
+    return clean
