@@ -16,7 +16,6 @@ stage has a known best row, and the stages before it are the "earlier studies" t
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +23,14 @@ import numpy as np
 import pandas as pd
 
 from admire.problems.synthetic import (
-    OBJECTIVE,
     SyntheticProblem,
     SyntheticSpec,
     _rng,
     dirichlet_swarm,
     generate,
+    rung_block,
+    runs_table,
 )
-from admire.schema import runs
 
 STREAM = 40  # random streams of the stages (the generator uses 0..15)
 
@@ -58,23 +57,9 @@ def _stage_table(problem: SyntheticProblem, name: str, domains: tuple[str, ...],
     for r, n in enumerate(spec.rows_per_rung):
         fine = mixtures[:n] @ to_fine
         values = problem.truth(fine, r) + problem.noise_sd[r] * rng.standard_normal(n)
-        block = pd.DataFrame(mixtures[:n], columns=[runs.WEIGHT_PREFIX + d for d in domains])
-        block[runs.RUNG] = problem.rungs[r]
-        block[runs.FIDELITY] = problem.rung_costs[r]
         jitter = np.exp(spec.cost_jitter * rng.standard_normal(n))
-        block[runs.COST] = problem.rung_costs[r] * jitter / jitter.mean()
-        block[OBJECTIVE] = values
-        block[runs.SEED] = 0
-        blocks.append(block)
-    table = pd.concat(blocks, ignore_index=True)
-    table.insert(0, runs.RUN_ID, [f"{name}-s{seed}-{i:05d}" for i in range(len(table))])
-    table.insert(1, runs.STUDY, f"{name}-s{seed}")
-    table[runs.STATUS] = runs.COMPLETED
-    table[runs.STARTED_AT] = pd.NaT
-    table[runs.FINISHED_AT] = pd.NaT
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        return runs.validate_runs(table, source=name, rungs=problem.rungs)[0]
+        blocks.append(rung_block(problem, r, mixtures[:n], domains, values, jitter, 0))
+    return runs_table(blocks, problem, f"{name}-s{seed}", name)
 
 
 def split_add_scenario(spec: SyntheticSpec, seed: int = 0) -> list[Stage]:

@@ -295,21 +295,35 @@ def _table(problem: SyntheticProblem, mixtures: np.ndarray, noise_sd: tuple[floa
         values = np.repeat(problem.truth(mixtures[:n], r), spec.replicates)
         values = values + noise_sd[r] * noise_rng.standard_normal(len(values))
         jitter = np.exp(spec.cost_jitter * cost_rng.standard_normal(len(values)))
-        block = pd.DataFrame(w, columns=[runs.WEIGHT_PREFIX + d for d in problem.domains])
-        block[runs.RUNG] = problem.rungs[r]
-        block[runs.FIDELITY] = problem.rung_costs[r]
-        block[runs.COST] = problem.rung_costs[r] * jitter / jitter.mean()  # exact rung mean
-        block[OBJECTIVE] = values
-        block[runs.SEED] = np.tile(np.arange(spec.replicates), n)
-        blocks.append(block)
+        blocks.append(rung_block(problem, r, w, problem.domains, values, jitter,
+                                 np.tile(np.arange(spec.replicates), n)))
+    return runs_table(blocks, problem, f"{problem.name}-s{seed}", f"synthetic {problem.name}")
+
+
+def rung_block(problem: SyntheticProblem, r: int, weights: np.ndarray,
+               domains: tuple[str, ...], values: np.ndarray, jitter: np.ndarray,
+               seeds: np.ndarray | int) -> pd.DataFrame:
+    """One rung's synthetic rows; costs are the rung's cost times ``jitter`` over its mean (so
+    the rung's mean cost is exact)."""
+    block = pd.DataFrame(weights, columns=[runs.WEIGHT_PREFIX + d for d in domains])
+    block[runs.RUNG] = problem.rungs[r]
+    block[runs.FIDELITY] = problem.rung_costs[r]
+    block[runs.COST] = problem.rung_costs[r] * jitter / jitter.mean()
+    block[OBJECTIVE] = values
+    block[runs.SEED] = seeds
+    return block
+
+
+def runs_table(blocks: list[pd.DataFrame], problem: SyntheticProblem, study: str,
+               source: str) -> pd.DataFrame:
+    """The rung blocks as one validated runs table: run ids, study, status, no timestamps."""
     table = pd.concat(blocks, ignore_index=True)
-    table.insert(0, runs.RUN_ID, [f"{problem.name}-s{seed}-{i:05d}" for i in range(len(table))])
-    table.insert(1, runs.STUDY, f"{problem.name}-s{seed}")
+    table.insert(0, runs.RUN_ID, [f"{study}-{i:05d}" for i in range(len(table))])
+    table.insert(1, runs.STUDY, study)
     table[runs.STATUS] = runs.COMPLETED
     table[runs.STARTED_AT] = pd.NaT
     table[runs.FINISHED_AT] = pd.NaT
     with warnings.catch_warnings():  # validate_runs adds columns one by one: harmless here
         warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        validated, _ = runs.validate_runs(table, source=f"synthetic {problem.name}",
-                                          rungs=problem.rungs)
+        validated, _ = runs.validate_runs(table, source=source, rungs=problem.rungs)
     return validated

@@ -96,13 +96,19 @@ class ModelPolicy(Policy):
         mixtures = continuous_mixtures(
             self.context.space, history, self.context.seed_for, self.best_mixture(history),
             lambda w: surrogate.predict(w, target)[0])
+        return self.fresh_pairs(history, mixtures, target_only)
+
+    def fresh_pairs(self, history: History, mixtures: np.ndarray, target_only: bool
+                    ) -> tuple[np.ndarray, np.ndarray, None, np.ndarray]:
+        """Continuous mode's open candidates: every (mixture, rung) pair of ``mixtures`` not
+        run or in flight (at the target rung only with ``target_only``)."""
         n_rungs = len(self.context.rung_names)
         weights = np.repeat(mixtures, n_rungs, axis=0)
         rungs = np.tile(np.arange(n_rungs), len(mixtures))
         fresh = np.array([not history.is_used(w, r) for w, r in zip(weights, rungs,
                                                                     strict=True)])
         if target_only:
-            fresh &= rungs == target
+            fresh &= rungs == self.context.target
         return weights[fresh], rungs[fresh], None, mixtures
 
     def as_candidate(self, weights: np.ndarray, rungs: np.ndarray, rows: np.ndarray | None,

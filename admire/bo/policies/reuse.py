@@ -121,14 +121,7 @@ class Reuse(ScreenConfirm):
         mixtures = np.unique(np.concatenate([
             self.sobol(CONTINUOUS_SOBOL, self.context.seed_for("cand", n)), local,
             self.to_full(self.to_sub(self.context.prior.anchor))]), axis=0)
-        n_rungs = len(self.context.rung_names)
-        weights = np.repeat(mixtures, n_rungs, axis=0)
-        rungs = np.tile(np.arange(n_rungs), len(mixtures))
-        fresh = np.array([not history.is_used(w, r) for w, r in zip(weights, rungs,
-                                                                    strict=True)])
-        if target_only:
-            fresh &= rungs == self.context.target
-        return weights[fresh], rungs[fresh], None, mixtures
+        return self.fresh_pairs(history, mixtures, target_only)
 
     def recommendation_set(self, history: History) -> np.ndarray:
         if self.context.pool is not None:
