@@ -126,13 +126,15 @@ def main() -> None:
                         help="rebuild NAME.md from NAME.json without running")
     args = parser.parse_args()
     start = time.time()
+    command = "python bench/calibration.py " + " ".join(sys.argv[1:])
     if args.report_only:
         saved = json.loads((RESULTS / f"{args.name}.json").read_text())
         rows, args.problems = saved["rows"], ",".join(saved["problems"])
         args.seeds = saved["seeds"]
-        words = saved["command"].split()
+        command = saved["command"]
+        words = command.split()
         args.policy = words[words.index("--policy") + 1] if "--policy" in words else "mfbo"
-        sys.argv, start = saved["command"].split()[1:], start - saved["wall_seconds"]
+        start -= saved["wall_seconds"]
     else:
         tasks = [(p, args.policy, s) for p in args.problems.split(",")
                  for s in range(args.seeds)]
@@ -168,7 +170,7 @@ def main() -> None:
                      f"{_share(cell['rec_mean_inside'])} |")
     report.update({"policy": args.policy, "seeds": args.seeds, "machine": platform.platform(),
                    "wall_seconds": time.time() - start,
-                   "command": "python bench/calibration.py " + " ".join(sys.argv[1:])})
+                   "command": command})
     lines += ["", "A calibrated 90% interval covers 0.90; median |z| of a calibrated Gaussian is "
               "0.67.", *variant_lines(rows, args.problems.split(",")), "",
               f"Command: `{report['command']}`."]
