@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from admire.bo.surrogate import MixtureSurrogate, exact
-from admire.space import mixture_keys_array
+from admire.bo.surrogate import MixtureSurrogate
 
 PER = 0.1  # effects are the objective change per +0.1 of weight
 STEP = 0.05  # finite-difference step, in weight
@@ -159,32 +158,9 @@ class LooPredictions:
 
 
 def loo_predictions(surrogate: MixtureSurrogate, rung: int) -> LooPredictions:
-    """Closed-form leave-one-mixture-out predictions at ``rung``, with the factorisation of
-    :meth:`MixtureSurrogate.loo_z` (every run of a mixture left out, at every rung; one
-    Cholesky for all blocks): residual ``(K^-1)_BB^-1 a_B`` with covariance ``(K^-1)_BB^-1``,
-    so ``(y - mean) / sd`` equals its z-scores."""
-    model, data, scaling = surrogate.model, surrogate.data, surrogate.scaling
-    assert model is not None and data is not None and scaling is not None
-    wanted = np.flatnonzero(data.rung == rung)
-    if not len(wanted):
-        return LooPredictions(wanted, np.zeros(0), np.zeros(0))
-    X = model.transform_inputs(surrogate._X(data.weights, data.rung))
-    blocks: dict[tuple[float, ...], list[int]] = {}
-    for j, key in enumerate(map(tuple, mixture_keys_array(data.weights).tolist())):
-        blocks.setdefault(key, []).append(j)
-    block_of = {j: block for block in blocks.values() for j in block}
-    with torch.no_grad(), exact():
-        prior = (model.likelihood(model.forward(X), [X]) if surrogate.kind == "icm"
-                 else model.likelihood(model.forward(X)))
-        targets = model.train_targets.reshape(-1)
-        inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
-        alpha = inverse @ (targets - prior.mean.reshape(-1))
-        mean, sd = [], []
-        for i in wanted:
-            block = block_of[int(i)]
-            cov = torch.linalg.inv(inverse[block][:, block])
-            pos = block.index(int(i))
-            mean.append(float(targets[i] - (cov @ alpha[block])[pos]))
-            sd.append(float(torch.sqrt(cov[pos, pos])))
-    std = scaling.std[rung]
-    return LooPredictions(wanted, np.array(mean) * std + scaling.mean[rung], np.array(sd) * std)
+    """Leave-one-mixture-out predictions at ``rung`` (:meth:`MixtureSurrogate.loo`), in
+    objective units, so ``(y - mean) / sd`` equals its z-scores."""
+    assert surrogate.data is not None and surrogate.scaling is not None
+    index, residual, sd = surrogate.loo(rung)
+    std = surrogate.scaling.std[rung]
+    return LooPredictions(index, surrogate.data.y[index] - residual * std, sd * std)

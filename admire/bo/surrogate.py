@@ -342,21 +342,20 @@ class MixtureSurrogate:
         per_point = noise[rungs] if len(noise) > 1 else np.full(len(rungs), noise[0])
         return np.clip(per_point * self.scaling.std[rungs] ** 2, 1e-12, None)
 
-    def loo_z(self, rung: int | None = None) -> np.ndarray:
-        """Leave-one-mixture-out z-scores of the observations at ``rung`` (None: every rung):
+    def loo(self, rung: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Leave-one-mixture-out residuals of the observations at ``rung`` (None: every rung):
         each value predicted with every observation of its mixture left out (at all rungs: a
-        mixture the model has not seen at all), as (y - mu) / sd of a new run, hyperparameters
-        fixed.
+        mixture the model has not seen at all), hyperparameters fixed. Returns (index into the
+        training data, residual y - mu, sd of a new run), in standardised units.
 
         Closed form (Rasmussen and Williams 5.4.2, for a block B of left-out points): with
         a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1; one
-        factorisation serves every block. A calibrated model gives z-scores of unit spread;
-        larger ones mean its intervals are too narrow for mixtures it has not seen."""
+        factorisation serves every block."""
         assert self.model is not None and self.data is not None
         wanted = (np.arange(self.data.n) if rung is None
                   else np.flatnonzero(self.data.rung == rung))
         if not len(wanted):
-            return np.zeros(0)
+            return wanted, np.zeros(0), np.zeros(0)
         X = self.model.transform_inputs(_inputs(self.data.weights, self.data.rung, self.kind,
                                                 self.data.rung_fidelity, self.data.context))
         blocks: dict[tuple[float, ...], list[int]] = {}
@@ -369,14 +368,22 @@ class MixtureSurrogate:
             residual = self.model.train_targets.reshape(-1) - prior.mean.reshape(-1)
             inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
             alpha = inverse @ residual
-            z = []
+            residuals, sds = [], []
             for i in wanted:
                 block = block_of[int(i)]
                 cov = torch.linalg.inv(inverse[block][:, block])
                 r = cov @ alpha[block]
                 k = block.index(int(i))
-                z.append(float(r[k] / torch.sqrt(cov[k, k])))
-        return np.array(z)
+                residuals.append(float(r[k]))
+                sds.append(float(torch.sqrt(cov[k, k])))
+        return wanted, np.array(residuals), np.array(sds)
+
+    def loo_z(self, rung: int | None = None) -> np.ndarray:
+        """Leave-one-mixture-out z-scores (:meth:`loo`'s residual over its sd). A calibrated
+        model gives z-scores of unit spread; larger ones mean its intervals are too narrow for
+        mixtures it has not seen."""
+        _, residual, sd = self.loo(rung)
+        return residual / sd
 
     def interval_scale(self, rung: int) -> float:
         """How much to widen the model's predictive sd at ``rung`` for a 90% interval that
