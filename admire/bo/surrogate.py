@@ -289,28 +289,29 @@ class MixtureSurrogate:
                 observation_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of f (or of y with ``observation_noise``) per point,
         in objective units."""
-        assert self.model is not None and self.scaling is not None
         rungs = self._rungs(weights, rung)
-        with torch.no_grad(), exact():
-            post = self.model.posterior(self._X(weights, rungs),
-                                        observation_noise=observation_noise)
-            mean = post.mean.squeeze(-1).numpy()
-            var = post.variance.squeeze(-1).clamp_min(0).numpy()
-        std = self.scaling.std[rungs]
-        return mean * std + self.scaling.mean[rungs], var * std**2
+        return self._moments(self._X(weights, rungs), rungs, observation_noise)
 
     def predict_training(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of f at the training points, each with its own context
         (not ``context_fn``'s): the reference an extrapolation is measured against."""
-        assert self.model is not None and self.scaling is not None and self.data is not None
+        assert self.data is not None
+        return self._moments(self._training_X(), self.data.rung)
+
+    def _training_X(self) -> Tensor:
+        assert self.data is not None
         d = self.data
+        return _inputs(d.weights, d.rung, self.kind, d.rung_fidelity, d.context)
+
+    def _moments(self, X: Tensor, rungs: np.ndarray, observation_noise: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.model is not None and self.scaling is not None
         with torch.no_grad(), exact():
-            post = self.model.posterior(_inputs(d.weights, d.rung, self.kind, d.rung_fidelity,
-                                                d.context))
+            post = self.model.posterior(X, observation_noise=observation_noise)
             mean = post.mean.squeeze(-1).numpy()
             var = post.variance.squeeze(-1).clamp_min(0).numpy()
-        std = self.scaling.std[d.rung]
-        return mean * std + self.scaling.mean[d.rung], var * std**2
+        std = self.scaling.std[rungs]
+        return mean * std + self.scaling.mean[rungs], var * std**2
 
     def predict_mean(self, weights: np.ndarray, rung: np.ndarray | int) -> np.ndarray:
         """Posterior mean of f per point, in objective units, without the variances (whose
@@ -356,8 +357,7 @@ class MixtureSurrogate:
                   else np.flatnonzero(self.data.rung == rung))
         if not len(wanted):
             return wanted, np.zeros(0), np.zeros(0)
-        X = self.model.transform_inputs(_inputs(self.data.weights, self.data.rung, self.kind,
-                                                self.data.rung_fidelity, self.data.context))
+        X = self.model.transform_inputs(self._training_X())
         blocks: dict[tuple[float, ...], list[int]] = {}
         for j, key in enumerate(map(tuple, mixture_keys_array(self.data.weights).tolist())):
             blocks.setdefault(key, []).append(j)
