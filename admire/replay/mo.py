@@ -25,6 +25,7 @@ from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.base import PolicySpec
 from admire.evaluators.recorded import RecordedRuns
 from admire.replay.problem import ReplayProblem
+from admire.replay.runner import picks_per_rung
 from admire.schema import runs
 from admire.schema.objectives import ConstraintConfig, check_outcome_metrics, outcome_spec
 from admire.study.loop import Event, run
@@ -135,9 +136,7 @@ def replay_mo_one(problem: MOReplayProblem, spec: PolicySpec, seed: int,
         result.final_pareto_size = len(front.points)
 
     run(study, problem.base.evaluator(), on_event=score)
-    rungs = study.runs[runs.RUNG].map({r: i for i, r in enumerate(study.ladder.names)})
-    result.picks_per_rung = np.bincount(rungs.to_numpy(dtype=int),
-                                        minlength=len(study.ladder.rungs)).tolist()
+    result.picks_per_rung = picks_per_rung(study)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -32,6 +32,7 @@ from admire.replay.summary import (
 )
 from admire.schema import runs
 from admire.study.loop import Event, run
+from admire.study.study import Study
 
 
 @dataclass
@@ -59,11 +60,15 @@ def replay_one(problem: ReplayProblem, spec: PolicySpec, seed: int,
             result.curve.append((study.spent(), regret))
 
     result.stop_reason = run(study, problem.evaluator(), on_event=score)
-    rungs = study.runs[runs.RUNG].map({r: i for i, r in enumerate(study.ladder.names)})
-    result.picks_per_rung = np.bincount(rungs.to_numpy(dtype=int),
-                                        minlength=len(study.ladder.rungs)).tolist()
+    result.picks_per_rung = picks_per_rung(study)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def picks_per_rung(study: Study) -> list[int]:
+    """Runs the study bought at each rung, cheapest first."""
+    rungs = study.runs[runs.RUNG].map({r: i for i, r in enumerate(study.ladder.names)})
+    return np.bincount(rungs.to_numpy(dtype=int), minlength=len(study.ladder.rungs)).tolist()
 
 
 def summarize(results: Sequence[SeedResult], problem: ReplayProblem, budget: float,
