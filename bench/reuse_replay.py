@@ -16,6 +16,11 @@ cost to reach the pool's best target mixture for good (cost_to_best, target-run 
 reached counts as infinitely late in medians), cost to first recommend it, final regret.
 
     PYTHONPATH=. python bench/reuse_replay.py --seeds 10 --budget 8
+
+``--table admire-ift`` replays the same updates on ADMIRE IFT Runs instead
+(admire/problems/reuse_recorded.py: each stage a disjoint third of the recorded mixtures, two
+same-kind domains merged then split, the zero-weight domain missing then added), maximising
+``--objective`` (avg_id+ood by default); results go to reuse_replay_admire.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ import numpy as np
 import torch
 
 from admire.bo.policies.registry import policy_spec
+from admire.problems.reuse_recorded import admire_ift_scenario, merge_pair
 from admire.problems.reuse_scenarios import Stage, split_add_scenario
 from admire.problems.synthetic import OBJECTIVE, SyntheticSpec
 from admire.replay.problem import ReplayProblem
@@ -43,13 +50,14 @@ from admire.study.loop import Event, run
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("scratch", "warm", "reuse")
+TABLES = ("synthetic", "admire-ift")
 
 
-def run_stage(stage: Stage, method: str, seed: int, budget: float,
-              source: Path | None) -> dict[str, Any]:
+def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path | None,
+              objective: str = OBJECTIVE, minimize: bool = True) -> dict[str, Any]:
     """One replayed study at ``stage``; returns its curve and its runs table."""
     start = time.perf_counter()
-    problem = ReplayProblem.from_table(stage.table, OBJECTIVE, minimize=True)
+    problem = ReplayProblem.from_table(stage.table, objective, minimize=minimize)
     spec = policy_spec("reuse" if method == "reuse" else "screen-confirm")
     config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
     if source is not None and method != "scratch":
@@ -66,20 +74,24 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float,
             curve.append((study.spent(), problem.regret(index)))
 
     run(study, problem.evaluator(), on_event=score)
+    oriented = -problem.target_values if minimize else problem.target_values
     return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
-            "n_prior": 0 if study.prior is None else study.prior.n}
+            "n_prior": 0 if study.prior is None else study.prior.n,
+            "spread": float(oriented.max() - np.median(oriented))}
 
 
-def run_seed(spec: SyntheticSpec, seed: int, budget: float, tmp: Path) -> list[dict[str, Any]]:
-    stages = split_add_scenario(spec, seed)
+def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
+             objective: str = OBJECTIVE, minimize: bool = True) -> list[dict[str, Any]]:
+    """The scratch study at the first stage, then every method at each later stage."""
     out = []
-    first = run_stage(stages[0], "scratch", seed, budget, None)
+    first = run_stage(stages[0], "scratch", seed, budget, None, objective, minimize)
     out.append({"stage": stages[0].name, "method": "scratch", "seed": seed, **first})
     sources = dict.fromkeys(("warm", "reuse"), tmp / f"s{seed}-0.parquet")
     runs.write_runs(first["runs"], sources["warm"])
     for j, stage in enumerate(stages[1:], start=1):
         for method in METHODS:
-            result = run_stage(stage, method, seed, budget, sources.get(method))
+            result = run_stage(stage, method, seed, budget, sources.get(method), objective,
+                               minimize)
             out.append({"stage": stage.name, "method": method, "seed": seed, **result})
             if method in sources:
                 sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
@@ -92,13 +104,14 @@ def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
     for r in results:
         entry = stages.setdefault(r["stage"], {}).setdefault(r["method"], {
             "seeds": [], "cost_to_best": [], "cost_to_first_best": [], "final_regret": [],
-            "seconds": [], "n_prior": [], "curves": []})
+            "seconds": [], "n_prior": [], "spread": [], "curves": []})
         entry["seeds"].append(r["seed"])
         entry["cost_to_best"].append(cost_to_best(r["curve"]))
         entry["cost_to_first_best"].append(cost_to_first_best(r["curve"]))
         entry["final_regret"].append(r["curve"][-1][1] if r["curve"] else None)
         entry["seconds"].append(round(r["seconds"], 2))
         entry["n_prior"].append(r["n_prior"])
+        entry["spread"].append(r.get("spread"))
         entry["curves"].append([[round(c, 5), g] for c, g in r["curve"]])
     for methods in stages.values():
         for m in methods.values():
@@ -114,9 +127,11 @@ def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
     return {"budget": budget, "stages": stages}
 
 
-def markdown(summary: dict[str, Any], command: str, wall: float) -> str:
-    lines = ["# Reuse after domain updates (replay, synthetic truth)", "",
-             f"`{command}` - wall {wall / 60:.1f} min on 1 core.", "",
+def markdown(summary: dict[str, Any], command: str, wall: float,
+             title: str = "synthetic truth", workers: int = 1) -> str:
+    cores = "1 core" if workers == 1 else f"{workers} worker processes"
+    lines = [f"# Reuse after domain updates (replay, {title})", "",
+             f"`{command}` - wall {wall / 60:.1f} min on {cores}.", "",
              "cost in target-run units; cost_to_best: from when the recommendation is the "
              "pool's best target mixture to the end (median over seeds, never reached = "
              "infinitely late); saving: 1 - median cost_to_best / scratch's.", "",
@@ -134,7 +149,33 @@ def markdown(summary: dict[str, Any], command: str, wall: float) -> str:
                 f"{'-' if saving is None else f'{100 * saving:.0f}%'} | "
                 f"{fmt(median(m['cost_to_first_best']))} | {m['median_final_regret']:.4f} | "
                 f"{m['mean_final_regret']:.4f} | {np.median(m['seconds']):.1f} |")
+    lines += ["", "paired with scratch (same seed and pool; never = infinitely late): "
+              + "; ".join(paired(summary)) + "."]
+    spreads = {stage: [v for v in next(iter(methods.values())).get("spread", []) if v is not None]
+               for stage, methods in summary["stages"].items()}
+    if all(spreads.values()):
+        lines += ["", "regret scale: the pool's best target value minus its median target "
+                  "value, median over seeds: " + ", ".join(
+                      f"{stage} {np.median(v):.4f}" for stage, v in spreads.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def paired(summary: dict[str, Any]) -> list[str]:
+    """Per stage and method, the seeds where it reaches the best earlier / later than scratch."""
+    out = []
+    for stage, methods in summary["stages"].items():
+        if "scratch" not in methods:
+            continue
+        base = [np.inf if v is None else v for v in methods["scratch"]["cost_to_best"]]
+        for name, m in methods.items():
+            if name == "scratch":
+                continue
+            mine = [np.inf if v is None else v for v in m["cost_to_best"]]
+            earlier = sum(a < b for a, b in zip(mine, base, strict=True))
+            later = sum(a > b for a, b in zip(mine, base, strict=True))
+            out.append(f"{stage} {name} earlier in {earlier}/{len(base)} seeds, later in "
+                       f"{later}")
+    return out
 
 
 def plot(summary: dict[str, Any], path: Path) -> None:
@@ -163,35 +204,81 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def seed_task(task: tuple[str, str, SyntheticSpec, int, float]) -> list[dict[str, Any]]:
+    """One seed's scenario (built in the worker), its studies' runs tables left out."""
+    table, objective, spec, seed, budget = task
+    torch.set_num_threads(1)
+    if table == "admire-ift":
+        stages = admire_ift_scenario(seed)
+        column, minimize = runs.METRIC_PREFIX + objective, False
+    else:
+        stages = split_add_scenario(spec, seed)
+        column, minimize = OBJECTIVE, True
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_seed(stages, seed, budget, Path(tmp), column, minimize)
+    return [{k: v for k, v in r.items() if k != "runs"} for r in results]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", choices=TABLES, default="synthetic")
+    parser.add_argument("--objective", default="avg_id+ood", help="admire-ift metric")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=float, default=8.0)
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--rows", default="300,100,40", help="mixtures per rung, cheapest first")
+    parser.add_argument("--workers", type=int, default=1, help="seeds run in parallel")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
+    if args.report_only:
+        stem = "reuse_replay" if args.table == "synthetic" else "reuse_replay_admire"
+        path = Path(args.out) / f"{stem}.json"
+        summary = json.loads(path.read_text())
+        title = ("synthetic truth" if args.table == "synthetic"
+                 else f"ADMIRE IFT Runs, {summary['objective']}")
+        text = markdown(summary, summary["command"], summary["wall_s"], title,
+                        summary.get("workers", 1))
+        path.with_suffix(".md").write_text(text)
+        plot(summary, path.with_suffix(".png"))
+        print(text)
+        return
     torch.set_num_threads(1)
     spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
     started = time.perf_counter()
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
-            results += run_seed(spec, seed, args.budget, Path(tmp))
-            print(f"seed {seed} done at {(time.perf_counter() - started) / 60:.1f} min",
-                  flush=True)
+    tasks = [(args.table, args.objective, spec, seed, args.budget) for seed in range(args.seeds)]
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        for done in as_completed([pool.submit(seed_task, t) for t in tasks]):
+            results += done.result()
+            print(f"seed {results[-1]['seed']} done at "
+                  f"{(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    results.sort(key=lambda r: r["seed"])
     wall = time.perf_counter() - started
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
-               f"{args.budget:g} --k {args.k} --rows {args.rows}")
-    summary.update({"command": command, "wall_s": round(wall, 1), "k": args.k,
-                    "rows_per_rung": spec.rows_per_rung})
+               f"{args.budget:g}")
+    if args.table == "synthetic":
+        command += f" --k {args.k} --rows {args.rows}"
+        stem, title = "reuse_replay", "synthetic truth"
+        summary.update({"k": args.k, "rows_per_rung": spec.rows_per_rung})
+    else:
+        command += f" --table {args.table} --objective {args.objective}"
+        stem, title = "reuse_replay_admire", f"ADMIRE IFT Runs, {args.objective}"
+        summary.update({"objective": args.objective,
+                        "merged": {s: list(merge_pair(s)) for s in range(args.seeds)}})
+    if args.workers > 1:
+        command += f" --workers {args.workers}"
+    summary.update({"command": command, "wall_s": round(wall, 1), "table": args.table,
+                    "workers": args.workers})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "reuse_replay.json").write_text(json.dumps(summary, indent=1))
-    (out / "reuse_replay.md").write_text(markdown(summary, command, wall))
-    plot(summary, out / "reuse_replay.png")
-    print(markdown(summary, command, wall))
+    text = markdown(summary, command, wall, title, args.workers)
+    (out / f"{stem}.json").write_text(json.dumps(summary, indent=1))
+    (out / f"{stem}.md").write_text(text)
+    plot(summary, out / f"{stem}.png")
+    print(text)
 
 
 if __name__ == "__main__":

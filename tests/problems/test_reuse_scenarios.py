@@ -45,3 +45,73 @@ def test_stage_values_follow_the_fine_truth(stages):
     residual = target[OBJECTIVE].to_numpy() - truth
     assert np.std(residual) < 3 * problem.noise_sd[-1]
     assert np.corrcoef(truth, target[OBJECTIVE])[0, 1] > 0.5
+
+
+# --- the recorded-table scenario (ADMIRE IFT Runs) -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def recorded():
+    from admire.problems import ADMIRE_TABLE
+    from admire.problems.reuse_recorded import MISSING, admire_ift_scenario, merge_pair
+
+    return runs.read_runs(ADMIRE_TABLE), admire_ift_scenario(seed=2), merge_pair(2), MISSING
+
+
+def test_merge_pairs_are_same_kind_and_fixed_by_seed():
+    from admire.problems.reuse_recorded import KINDS, merge_pair, same_kind_pairs
+
+    pairs = same_kind_pairs()
+    assert len(pairs) == len(set(pairs)) == 10 + 1 + 3 + 6
+    assert all(any(set(p) <= set(names) for names in KINDS.values()) for p in pairs)
+    assert merge_pair(5) == merge_pair(5)
+    assert len({merge_pair(s) for s in range(10)}) > 3
+
+
+def test_recorded_stages_merge_then_split_then_add(recorded):
+    table, stages, (a, b), missing = recorded
+    fine = runs.domains(table)
+    assert [s.name for s in stages] == ["coarse", "split", "add"]
+    assert f"{a}+{b}" in stages[0].domains and a not in stages[0].domains
+    assert set(stages[1].domains) == set(fine) - {missing}
+    assert stages[2].domains == tuple(fine)
+    for stage in stages:
+        runs.validate_runs(stage.table)
+        weights = stage.table[[runs.WEIGHT_PREFIX + d for d in stage.domains]].to_numpy()
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
+        assert set(stage.table[runs.RUNG]) == set(table[runs.RUNG])
+
+
+def test_recorded_pools_are_disjoint_thirds_with_recorded_values(recorded):
+    table, stages, (a, b), missing = recorded
+    ids = [set(s.table[runs.RUN_ID]) for s in stages]
+    assert not ids[0] & ids[1] and not ids[1] & ids[2] and not ids[0] & ids[2]
+    assert set.union(*ids) == set(table[runs.RUN_ID])
+    target = table[runs.RUNG].iloc[table[runs.FIDELITY].argmax()]
+    n_target = [int((s.table[runs.RUNG] == target).sum()) for s in stages]
+    assert max(n_target) - min(n_target) <= 1
+    by_id = table.set_index(runs.RUN_ID)
+    coarse = stages[0].table.set_index(runs.RUN_ID)
+    metric = runs.METRIC_PREFIX + "avg_id+ood"
+    np.testing.assert_array_equal(coarse[metric], by_id.loc[coarse.index, metric])
+    # the merged weight is the sum of the two, renormalised without the missing domain
+    w = runs.WEIGHT_PREFIX
+    original = by_id.loc[coarse.index]
+    expected = (original[w + a] + original[w + b]) / (1.0 - original[w + missing])
+    np.testing.assert_allclose(coarse[f"{w}{a}+{b}"], expected, atol=1e-12)
+
+
+def test_recorded_split_mapping_keeps_the_merged_sum(recorded):
+    table, stages, (a, b), _ = recorded
+    coarse, split = stages[0], stages[1]
+    mapping = domain_map(coarse.domains, split.domains, **split.mapping)
+    old = coarse.table[[runs.WEIGHT_PREFIX + d for d in coarse.domains]].to_numpy()
+    new = old @ mapping.matrix
+    np.testing.assert_allclose(new.sum(axis=1), 1.0, atol=1e-12)
+    ia, ib = split.domains.index(a), split.domains.index(b)
+    merged = old[:, coarse.domains.index(f"{a}+{b}")]
+    np.testing.assert_allclose(new[:, ia] + new[:, ib], merged, atol=1e-12)
+    share = table[runs.WEIGHT_PREFIX + a].mean() / (
+        table[runs.WEIGHT_PREFIX + a].mean() + table[runs.WEIGHT_PREFIX + b].mean())
+    np.testing.assert_allclose(new[:, ia], share * merged, atol=1e-12)
+    added = domain_map(split.domains, stages[2].domains, **stages[2].mapping)
+    np.testing.assert_allclose(added.matrix @ stages[2].to_fine, split.to_fine, atol=1e-12)
