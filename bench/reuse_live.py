@@ -26,7 +26,7 @@ reference mixtures every study trains first at the target take about 2 units eac
 machine is shared (about 150 s against the 80 s estimate), so a budget of 7 leaves room for at
 most one confirmation, and whether it fits depends on the load.
 
-    PYTHONPATH=. python bench/reuse_live.py [--seeds 0] [--eval-seeds 2]   # ~45 min, 2 cores
+    PYTHONPATH=. python bench/reuse_live.py [--seeds 0] [--eval-seeds 2]   # ~36 min, 2 cores
     -> bench/results/reuse_live.json, .md (sections per (seed, budgets) are merged across runs)
 
 Finished studies in ``--out`` are kept (a rerun skips them; an unfinished one is resumed), so
@@ -309,12 +309,22 @@ def main() -> None:
         repeats.append({"seed": seed, "budget_a": args.budget_a, "budget_b": args.budget_b,
                         "walls": walls, "study_a": trajectory(a_dir), "arms": trajs,
                         "savings": savings(trajs), "retrain": ev})
-    command = ("PYTHONPATH=. python bench/reuse_live.py " + " ".join(sys.argv[1:])).strip()
+    argv = sys.argv[1:]
+    if "--reading" in argv:  # the note is not part of the measurement
+        i = argv.index("--reading")
+        argv = argv[:i] + argv[i + 2:]
+    command = ("PYTHONPATH=. python bench/reuse_live.py " + " ".join(argv)).strip()
     saved = RESULTS / "reuse_live.json"
     earlier = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
-    keys = {(r["seed"], r["budget_a"], r["budget_b"]) for r in repeats}
-    kept = [r for r in earlier.get("repeats", [])
-            if (r["seed"], r["budget_a"], r["budget_b"]) not in keys]
+
+    def key(r: dict) -> tuple:
+        return r["seed"], r["budget_a"], r["budget_b"]
+
+    retrained = {key(r): r["retrain"] for r in earlier.get("repeats", [])}
+    for r in repeats:  # --eval-seeds 0 keeps an earlier retraining of the same studies
+        r["retrain"] = r["retrain"] or retrained.get(key(r))
+    keys = {key(r) for r in repeats}
+    kept = [r for r in earlier.get("repeats", []) if key(r) not in keys]
     repeats = sorted(kept + repeats, key=lambda r: (-r["budget_b"], r["seed"]))
     commands = [c for c in earlier.get("commands", []) if c != command] + [command]
     result = {"git": git_state(), "commands": commands,
