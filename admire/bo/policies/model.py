@@ -27,7 +27,8 @@ class ModelPolicy(Policy):
         super().__init__(options, context)
         surrogate = MixtureSurrogate(options.surrogate, kernel=options.kernel,
                                      weight_bounds=self._input_bounds(),
-                                     rung_scale=options.rung_scale)
+                                     rung_scale=options.rung_scale,
+                                     rung_level=options.rung_level)
         if context.prior is not None and options.surrogate != "icm":
             raise ConfigError("warm_start needs surrogate 'icm' (earlier studies enter as its "
                               f"tasks), got {options.surrogate!r}", where="policy.surrogate")

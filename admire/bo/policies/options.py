@@ -30,9 +30,13 @@ class ModelOptions(PolicyOptions):
                            "BoTorch's SingleTaskMultiFidelityGP (the paper's model)")
     kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
         "rbf", description="kernel over the weights (icm only)")
-    rung_scale: Literal["rung", "shared"] = Field(
+    rung_scale: Literal["rung", "shared", "equal"] = Field(
         "rung", description="standardise each rung by its own spread, or all by the pooled "
-                            "within-rung spread (the GP learns each rung's)")
+                            "within-rung spread (shared: the GP learns each rung's; equal: "
+                            "every rung keeps the pooled spread, only correlations are learned)")
+    rung_level: Literal["runs", "paired"] = Field(
+        "runs", description="each rung's level: the mean of its runs, or the most-run rung's "
+                            "mean plus the rung's mean gap to it at the same mixtures")
     input_scale: Literal["weights", "range"] = Field(
         "weights", description="weights as they are, or each rescaled to [0, 1] over the "
                                "candidates")
