@@ -7,9 +7,14 @@ option and list the valid ones, whether they come from a study config's ``[polic
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from admire.bo.surrogate import MixtureSurrogate
 
 
 class PolicyOptions(BaseModel):
@@ -31,7 +36,7 @@ class ModelOptions(PolicyOptions):
     kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
         "rbf", description="kernel over the weights (icm only)")
     rung_scale: Literal["rung", "shared", "equal"] = Field(
-        "rung", description="standardise each rung by its own spread, or all by the pooled "
+        "equal", description="standardise each rung by its own spread, or all by the pooled "
                             "within-rung spread (shared: the GP learns each rung's; equal: "
                             "every rung keeps the pooled spread, only correlations are learned)")
     rung_level: Literal["runs", "paired"] = Field(
@@ -46,6 +51,15 @@ class ModelOptions(PolicyOptions):
     caution: float = Field(0.0, ge=0, description="recommend the best mean - caution * sd")
     initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
                                                      "cheapest rung before any model is used")
+
+    def build_surrogate(self, weight_bounds: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> MixtureSurrogate:
+        """The (unfitted) surrogate these options describe; every model-based path builds
+        it here, so a study, its explanation and several-objective fits share one model."""
+        from admire.bo.surrogate import MixtureSurrogate  # torch: loaded only when fitting
+
+        return MixtureSurrogate(self.surrogate, kernel=self.kernel, weight_bounds=weight_bounds,
+                                rung_scale=self.rung_scale, rung_level=self.rung_level)
 
     @model_validator(mode="after")
     def _kernel_needs_icm(self) -> ModelOptions:
