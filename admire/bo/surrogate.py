@@ -208,7 +208,7 @@ class MixtureSurrogate:
 
     def __init__(self, kind: str = "icm", *, kernel: str = "rbf",
                  weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                 rung_scale: str = "equal", rung_level: str = "runs",
+                 rung_scale: str = "rung", rung_level: str = "runs",
                  context_fn: ContextFn | None = None) -> None:
         if kind not in ("icm", "mfgp"):
             raise ValueError(f"unknown surrogate {kind!r}")
