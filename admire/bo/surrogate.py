@@ -30,6 +30,7 @@ from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scal
 from botorch.models.utils.priors import BetaPrior
 from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import NormalPrior
 from torch import Tensor
 
 from admire.space import mixture_keys_array
@@ -39,6 +40,7 @@ KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 FIT_MAXITER = 100  # L-BFGS iterations from the default hyperparameters
 EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTorch's CG
+RUNG_LOG_VARIANCE_SD = 0.7  # rung_scale="prior": a rung's variance within 2x of the pooled at 1 sd
 MIN_LOO = 5  # leave-one-out z-scores needed at a rung to calibrate its intervals alone
 
 
@@ -57,11 +59,29 @@ class RungCorrelationKernel(PositiveIndexKernel):
         return covar / d.unsqueeze(-1) / d.unsqueeze(-2)
 
 
-def _equal_rung_variances(model: MultiTaskGP, task_feature: int) -> None:
-    """Swap the model's rung kernel for :class:`RungCorrelationKernel` (same rank and prior)."""
+class RungVarianceKernel(RungCorrelationKernel):
+    """Rung correlations times a learned variance per rung, each with a log-normal prior
+    around the pooled spread (sd :data:`RUNG_LOG_VARIANCE_SD` in log variance): a rung may
+    spread more or less than the others where its runs show it, but a cluster of confirmations
+    alone cannot make it flat or steep."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_parameter("log_variance",
+                                torch.nn.Parameter(torch.zeros(*self.batch_shape, self.num_tasks)))
+        self.register_prior("log_variance_prior", NormalPrior(0.0, RUNG_LOG_VARIANCE_SD),
+                            "log_variance")
+
+    def _eval_covar_matrix(self) -> Tensor:
+        scale = torch.exp(0.5 * self.log_variance)
+        return super()._eval_covar_matrix() * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+
+
+def _pooled_rung_variances(model: MultiTaskGP, task_feature: int, kernel: type) -> None:
+    """Swap the model's rung kernel for ``kernel`` (same rank and correlation prior)."""
     product = model.covar_module
     old = product.kernels[1]
-    product.kernels[1] = RungCorrelationKernel(
+    product.kernels[1] = kernel(
         num_tasks=old.num_tasks, rank=old.raw_covar_factor.shape[-1],
         task_prior=BetaPrior(concentration1=2.5, concentration0=1.5),
         active_dims=[task_feature]).to(DTYPE)
@@ -244,8 +264,9 @@ class MixtureSurrogate:
                 covar_module=_weight_kernel(self.kernel, k), outcome_transform=None,
                 input_transform=Normalize(k + 1, bounds=bounds, indices=list(range(k))),
                 validate_task_values=False)
-            if self.rung_scale == "equal":
-                _equal_rung_variances(model, k)
+            if self.rung_scale in ("equal", "prior"):
+                _pooled_rung_variances(model, k, RungCorrelationKernel
+                                       if self.rung_scale == "equal" else RungVarianceKernel)
             return model
         fid = torch.tensor(data.rung_fidelity, dtype=DTYPE)
         bounds = torch.tensor(np.stack([np.append(lo, float(fid.min())),
