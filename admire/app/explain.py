@@ -79,7 +79,7 @@ def fit_surrogate(source: Source) -> MixtureSurrogate:
     bounds = None
     if opts.input_scale == "range":
         bounds = (source.lower, np.maximum(source.upper, source.lower + 1e-6))
-    surrogate = MixtureSurrogate(opts.surrogate, kernel=opts.kernel, weight_bounds=bounds)
+    surrogate = opts.build_surrogate(bounds)
     fidelity = source.table.groupby(runs.RUNG)[runs.FIDELITY].first()
     rung_fidelity = tuple(float(fidelity.get(r, i + 1)) for i, r in enumerate(source.rungs))
     return SurrogateFit(surrogate, rung_fidelity, source.seed).fit(obs)

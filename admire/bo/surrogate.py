@@ -23,11 +23,14 @@ import numpy as np
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import MultiTaskGP, SingleTaskMultiFidelityGP
+from botorch.models.kernels.positive_index import PositiveIndexKernel
 from botorch.models.model import Model
 from botorch.models.transforms.input import Normalize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from botorch.models.utils.priors import BetaPrior
 from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import NormalPrior
 from torch import Tensor
 
 from admire.space import mixture_keys_array
@@ -37,7 +40,51 @@ KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 FIT_MAXITER = 100  # L-BFGS iterations from the default hyperparameters
 EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTorch's CG
+RUNG_LOG_VARIANCE_SD = 0.7  # rung_scale="prior": a rung's variance within 2x of the pooled at 1 sd
 MIN_LOO = 5  # leave-one-out z-scores needed at a rung to calibrate its intervals alone
+
+
+class RungCorrelationKernel(PositiveIndexKernel):
+    """BoTorch's positive rung covariance, normalised to a correlation matrix: every rung at
+    the same (unit) variance, so a rung's spread over the simplex is the pooled one.
+
+    A learned target variance comes from the target runs, and those cluster where the search
+    confirms (on the suite's synthetic problems about 5x less spread than the target over the
+    simplex), so the model would read the target as flat away from them."""
+
+    def _eval_covar_matrix(self) -> Tensor:
+        factor = self.covar_factor
+        covar = factor @ factor.transpose(-1, -2) + torch.diag_embed(self.var)
+        d = covar.diagonal(dim1=-1, dim2=-2).sqrt()
+        return covar / d.unsqueeze(-1) / d.unsqueeze(-2)
+
+
+class RungVarianceKernel(RungCorrelationKernel):
+    """Rung correlations times a learned variance per rung, each with a log-normal prior
+    around the pooled spread (sd :data:`RUNG_LOG_VARIANCE_SD` in log variance): a rung may
+    spread more or less than the others where its runs show it, but a cluster of confirmations
+    alone cannot make it flat or steep."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_parameter("log_variance",
+                                torch.nn.Parameter(torch.zeros(*self.batch_shape, self.num_tasks)))
+        self.register_prior("log_variance_prior", NormalPrior(0.0, RUNG_LOG_VARIANCE_SD),
+                            "log_variance")
+
+    def _eval_covar_matrix(self) -> Tensor:
+        scale = torch.exp(0.5 * self.log_variance)
+        return super()._eval_covar_matrix() * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+
+
+def _pooled_rung_variances(model: MultiTaskGP, task_feature: int, kernel: type) -> None:
+    """Swap the model's rung kernel for ``kernel`` (same rank and correlation prior)."""
+    product = model.covar_module
+    old = product.kernels[1]
+    product.kernels[1] = kernel(
+        num_tasks=old.num_tasks, rank=old.raw_covar_factor.shape[-1],
+        task_prior=BetaPrior(concentration1=2.5, concentration0=1.5),
+        active_dims=[task_feature]).to(DTYPE)
 
 
 def exact() -> gpytorch.settings.max_cholesky_size:
@@ -84,11 +131,17 @@ class RungScaling:
 
     @classmethod
     def fit(cls, y: np.ndarray, rung: np.ndarray, n_rungs: int,
-            shared: bool = False) -> RungScaling:
+            shared: bool = False, mixtures: np.ndarray | None = None) -> RungScaling:
         """``shared``: every rung gets the pooled within-rung scale (each keeps its own
         level), so the GP learns each rung's spread; a rung's own sample spread misleads when
         its runs cluster (confirmations near the optimum spread 5x less than the target over
-        the simplex), shrinking the prior far from them."""
+        the simplex), shrinking the prior far from them.
+
+        ``mixtures`` (an id per run) sets each rung's level by pairs: the reference rung's
+        (the one with the most runs) mean plus the mean gap between the rung's runs and the
+        reference's at the same mixtures. Runs confirmed at the target are the search's best,
+        so their own mean is the level of the best region, and a GP reverting to it far from
+        them predicts the rest of the simplex too good."""
         mean = np.full(n_rungs, np.nan)
         std = np.full(n_rungs, np.nan)
         residuals = []
@@ -105,6 +158,8 @@ class RungScaling:
             pooled_std = float(np.abs(y).mean() * 0.1) if len(y) and np.abs(y).mean() > 0 else 1.0
         std = np.where(np.isfinite(std) & (std > 1e-9 * pooled_std) & (not shared), std,
                        pooled_std)
+        if mixtures is not None:
+            mean = _paired_levels(y, rung, mixtures, mean)
         seen = np.flatnonzero(np.isfinite(mean))
         for r in range(n_rungs):
             if not np.isfinite(mean[r]):
@@ -113,6 +168,26 @@ class RungScaling:
 
     def transform(self, y: np.ndarray, rung: np.ndarray) -> np.ndarray:
         return (y - self.mean[rung]) / self.std[rung]
+
+
+def _paired_levels(y: np.ndarray, rung: np.ndarray, mixtures: np.ndarray,
+                   mean: np.ndarray) -> np.ndarray:
+    """Each rung's level as the reference rung's mean plus its mean gap to it at shared
+    mixtures (unchanged where a rung shares none, or is the reference)."""
+    counts = np.bincount(rung, minlength=len(mean))
+    ref = int(np.argmax(counts))
+    if counts[ref] < 3:
+        return mean
+    out = mean.copy()
+    ref_mean = {m: y[(rung == ref) & (mixtures == m)].mean() for m in set(mixtures[rung == ref])}
+    for r in range(len(mean)):
+        if r == ref or not counts[r]:
+            continue
+        gaps = [y[(rung == r) & (mixtures == m)].mean() - ref_mean[m]
+                for m in set(mixtures[rung == r]) if m in ref_mean]
+        if gaps:
+            out[r] = mean[ref] + float(np.mean(gaps))
+    return out
 
 
 # Maps prediction points (weights (m, K), rung (m,)) to their context (m, C): the covariates a
@@ -153,7 +228,8 @@ class MixtureSurrogate:
 
     def __init__(self, kind: str = "icm", *, kernel: str = "rbf",
                  weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                 rung_scale: str = "rung", context_fn: ContextFn | None = None) -> None:
+                 rung_scale: str = "rung", rung_level: str = "runs",
+                 context_fn: ContextFn | None = None) -> None:
         if kind not in ("icm", "mfgp"):
             raise ValueError(f"unknown surrogate {kind!r}")
         if kernel not in KERNELS or (kernel != "rbf" and kind != "icm"):
@@ -161,7 +237,9 @@ class MixtureSurrogate:
         self.kind = kind
         self.kernel = kernel
         self.weight_bounds = weight_bounds
-        self.rung_scale = rung_scale  # "rung": each rung's own spread; "shared": pooled
+        self.rung_scale = rung_scale  # "rung": each rung's own spread; "shared": pooled;
+        # "equal": pooled, and the GP holds every rung's variance equal (learns correlations)
+        self.rung_level = rung_level  # "runs": each rung's mean; "paired": see RungScaling
         self.context_fn = context_fn  # required when the training data has a context
         self.model: Model | None = None
         self.data: TrainingData | None = None
@@ -181,11 +259,15 @@ class MixtureSurrogate:
         n_rungs = len(data.rung_fidelity)
         if self.kind == "icm":
             bounds = torch.tensor(np.stack([np.append(lo, 0.0), np.append(hi, 1.0)]), dtype=DTYPE)
-            return MultiTaskGP(
+            model = MultiTaskGP(
                 X, Y, task_feature=k, all_tasks=list(range(n_rungs)), rank=min(n_rungs, 3),
                 covar_module=_weight_kernel(self.kernel, k), outcome_transform=None,
                 input_transform=Normalize(k + 1, bounds=bounds, indices=list(range(k))),
                 validate_task_values=False)
+            if self.rung_scale in ("equal", "prior"):
+                _pooled_rung_variances(model, k, RungCorrelationKernel
+                                       if self.rung_scale == "equal" else RungVarianceKernel)
+            return model
         fid = torch.tensor(data.rung_fidelity, dtype=DTYPE)
         bounds = torch.tensor(np.stack([np.append(lo, float(fid.min())),
                                         np.append(hi, float(fid.max()))]), dtype=DTYPE)
@@ -206,8 +288,10 @@ class MixtureSurrogate:
         """
         if data.n == 0:
             raise ValueError("cannot fit a surrogate without observations")
+        mixtures = (np.unique(mixture_keys_array(data.weights), axis=0, return_inverse=True)[1]
+                    .reshape(-1) if self.rung_level == "paired" else None)
         self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity),
-                                       shared=self.rung_scale == "shared")
+                                       shared=self.rung_scale != "rung", mixtures=mixtures)
         if optimize:
             self._state = self._optimized(fit_data or data)
         model = self._build(data, self.scaling)
@@ -256,6 +340,7 @@ class MixtureSurrogate:
             mean = self.model.posterior(X).mean
         believer = MixtureSurrogate(self.kind, kernel=self.kernel,
                                     weight_bounds=self.weight_bounds, rung_scale=self.rung_scale,
+                                    rung_level=self.rung_level,
                                     context_fn=self.context_fn)
         with exact():
             believer.model = self.model.condition_on_observations(

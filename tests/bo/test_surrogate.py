@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import spearmanr
 
-from admire.bo.surrogate import KERNELS, MixtureSurrogate, TrainingData
+from admire.bo.surrogate import KERNELS, MixtureSurrogate, RungScaling, TrainingData
 
 EFFECT = np.array([0.9, -0.4, 0.3, 0.0, -0.2, 0.5, 0.1, -0.6])
 
@@ -73,3 +74,62 @@ def test_interval_scale_widens_when_held_out_runs_miss_the_model():
     assert fitted >= 1.0
     assert missed.interval_scale(1) > 1.2 * fitted
     assert set(np.argsort(-missed.loo_z(1))[:2]) <= {0, 1, 2}  # the outliers stand out
+
+
+
+def _confirmed_cluster(seed: int, target_scale: float) -> TrainingData:
+    """A screen-confirm study's shape: cheap runs over the simplex plus a cluster of mixtures
+    screened cheaply and then confirmed at the target, where the objective is
+    ``0.1 + target_scale * f`` (f the cheap rung's)."""
+    rng = np.random.default_rng(seed)
+    spread = rng.dirichlet(np.ones(len(EFFECT)), size=30)
+    centre = np.full(len(EFFECT), 0.05) + 0.6 * (np.arange(len(EFFECT)) == 0)
+    confirmed = rng.dirichlet(60 * centre, size=10)
+    weights = np.concatenate([spread, confirmed, confirmed])
+    rung = np.repeat([0, 0, 1], [30, 10, 10])
+    f = weights @ EFFECT
+    y = np.where(rung == 1, 0.1 + target_scale * f, f) + rng.normal(0, 0.01, len(rung))
+    return TrainingData(weights, rung, y, (0.1, 1.0))
+
+
+@pytest.mark.parametrize("target_scale", [1.0, 2.0])
+def test_pooled_rung_variances_cover_the_target_away_from_clustered_confirmations(
+        target_scale):
+    """The target runs cluster where the search confirmed; a target variance learned from them
+    alone (rung_scale="rung") can read the target as flat or steep elsewhere. Holding every
+    rung at the pooled spread ("equal") is honest while the target spreads as the cheap rung
+    does and not when it spreads twice as much; a prior around the pooled spread ("prior")
+    is honest in both."""
+    test_w = np.random.default_rng(5).dirichlet(np.ones(len(EFFECT)), size=200)
+    truth = 0.1 + target_scale * test_w @ EFFECT
+    coverage: dict[str, list[float]] = {"rung": [], "equal": [], "prior": []}
+    for seed in (0, 2, 4):
+        data = _confirmed_cluster(seed, target_scale)
+        for scale in coverage:
+            torch.manual_seed(0)  # BoTorch draws the rung covariance's starting factor
+            surrogate = MixtureSurrogate("icm", rung_scale=scale).fit(data)
+            mean, var = surrogate.predict(test_w, 1)
+            coverage[scale].append(float(np.mean(np.abs(truth - mean) <= 1.645 * np.sqrt(var))))
+            if scale == "equal":
+                assert np.allclose(np.diag(surrogate.rung_correlation()), 1.0)
+            if scale != "rung":
+                assert surrogate.scaling.std[0] == surrogate.scaling.std[1]
+    assert min(coverage["prior"]) >= 0.9
+    assert np.mean(coverage["rung"]) < 0.5
+    if target_scale == 1.0:
+        assert min(coverage["equal"]) >= 0.9
+    else:
+        assert max(coverage["equal"]) < 0.5
+
+
+def test_paired_levels_set_a_rung_by_its_gap_at_shared_mixtures():
+    """Target runs only at the best mixtures: their own mean is the best region's level, the
+    paired level is the cheap rung's mean plus the gap at the same mixtures."""
+    y = np.array([0.0, 1.0, 2.0, 3.0, 2.5, 3.5])
+    rung = np.array([0, 0, 0, 0, 1, 1])
+    mixtures = np.array([0, 1, 2, 3, 2, 3])
+    runs_level = RungScaling.fit(y, rung, 2)
+    paired = RungScaling.fit(y, rung, 2, mixtures=mixtures)
+    assert runs_level.mean[1] == pytest.approx(3.0)
+    assert paired.mean[1] == pytest.approx(1.5 + 0.5)
+    assert paired.mean[0] == pytest.approx(1.5)

@@ -49,8 +49,7 @@ class MultiObjectiveBO(ModelPolicy):
         if unknown:
             raise ConfigError(f"tradeoff names {unknown}, not objectives of this study "
                               f"{list(spec.objectives)}", where="policy.tradeoff")
-        self.fits = [SurrogateFit(MixtureSurrogate(options.surrogate, kernel=options.kernel,
-                                                   weight_bounds=self._input_bounds()),
+        self.fits = [SurrogateFit(options.build_surrogate(self._input_bounds()),
                                   context.rung_fidelity, context.seed_for("outcome", j))
                      for j in range(len(spec.metrics))]
 

@@ -25,9 +25,7 @@ class ModelPolicy(Policy):
 
     def __init__(self, options: ModelOptions, context: PolicyContext) -> None:
         super().__init__(options, context)
-        surrogate = MixtureSurrogate(options.surrogate, kernel=options.kernel,
-                                     weight_bounds=self._input_bounds(),
-                                     rung_scale=options.rung_scale)
+        surrogate = options.build_surrogate(self._input_bounds())
         if context.prior is not None and options.surrogate != "icm":
             raise ConfigError("warm_start needs surrogate 'icm' (earlier studies enter as its "
                               f"tasks), got {options.surrogate!r}", where="policy.surrogate")

@@ -7,9 +7,14 @@ option and list the valid ones, whether they come from a study config's ``[polic
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from admire.bo.surrogate import MixtureSurrogate
 
 
 class PolicyOptions(BaseModel):
@@ -30,9 +35,16 @@ class ModelOptions(PolicyOptions):
                            "BoTorch's SingleTaskMultiFidelityGP (the paper's model)")
     kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
         "rbf", description="kernel over the weights (icm only)")
-    rung_scale: Literal["rung", "shared"] = Field(
+    rung_scale: Literal["rung", "shared", "equal", "prior"] = Field(
         "rung", description="standardise each rung by its own spread, or all by the pooled "
-                            "within-rung spread (the GP learns each rung's)")
+                            "within-rung spread (shared: the GP learns each rung's; equal: "
+                            "every rung keeps the pooled spread and only correlations are "
+                            "learned, right when the target spreads as the cheap rungs do; "
+                            "bench/results/calibration_equal.md; prior: pooled, each rung's "
+                            "variance learned with a log-normal prior around it)")
+    rung_level: Literal["runs", "paired"] = Field(
+        "runs", description="each rung's level: the mean of its runs, or the most-run rung's "
+                            "mean plus the rung's mean gap to it at the same mixtures")
     input_scale: Literal["weights", "range"] = Field(
         "weights", description="weights as they are, or each rescaled to [0, 1] over the "
                                "candidates")
@@ -42,6 +54,15 @@ class ModelOptions(PolicyOptions):
     caution: float = Field(0.0, ge=0, description="recommend the best mean - caution * sd")
     initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
                                                      "cheapest rung before any model is used")
+
+    def build_surrogate(self, weight_bounds: tuple[np.ndarray, np.ndarray] | None = None
+                        ) -> MixtureSurrogate:
+        """The (unfitted) surrogate these options describe; every model-based path builds
+        it here, so a study, its explanation and several-objective fits share one model."""
+        from admire.bo.surrogate import MixtureSurrogate  # torch: loaded only when fitting
+
+        return MixtureSurrogate(self.surrogate, kernel=self.kernel, weight_bounds=weight_bounds,
+                                rung_scale=self.rung_scale, rung_level=self.rung_level)
 
     @model_validator(mode="after")
     def _kernel_needs_icm(self) -> ModelOptions:
