@@ -204,6 +204,13 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def labels(table: str, objective: str) -> tuple[str, str]:
+    """The results' file stem and the report's title for ``table``."""
+    if table == "synthetic":
+        return "reuse_replay", "synthetic truth"
+    return "reuse_replay_admire", f"ADMIRE IFT Runs, {objective}"
+
+
 def seed_task(task: tuple[str, str, SyntheticSpec, int, float]) -> list[dict[str, Any]]:
     """One seed's scenario (built in the worker), its studies' runs tables left out."""
     table, objective, spec, seed, budget = task
@@ -233,11 +240,10 @@ def main() -> None:
                         help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
     if args.report_only:
-        stem = "reuse_replay" if args.table == "synthetic" else "reuse_replay_admire"
+        stem, _ = labels(args.table, args.objective)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
-        title = ("synthetic truth" if args.table == "synthetic"
-                 else f"ADMIRE IFT Runs, {summary['objective']}")
+        _, title = labels(args.table, summary.get("objective", args.objective))
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))
         path.with_suffix(".md").write_text(text)
@@ -259,13 +265,12 @@ def main() -> None:
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
                f"{args.budget:g}")
+    stem, title = labels(args.table, args.objective)
     if args.table == "synthetic":
         command += f" --k {args.k} --rows {args.rows}"
-        stem, title = "reuse_replay", "synthetic truth"
         summary.update({"k": args.k, "rows_per_rung": spec.rows_per_rung})
     else:
         command += f" --table {args.table} --objective {args.objective}"
-        stem, title = "reuse_replay_admire", f"ADMIRE IFT Runs, {args.objective}"
         summary.update({"objective": args.objective,
                         "merged": {s: list(merge_pair(s)) for s in range(args.seeds)}})
     if args.workers > 1:

@@ -27,7 +27,6 @@ from botorch.models.kernels.positive_index import PositiveIndexKernel
 from botorch.models.model import Model
 from botorch.models.transforms.input import Normalize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-from botorch.models.utils.priors import BetaPrior
 from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import NormalPrior
@@ -53,6 +52,8 @@ class RungCorrelationKernel(PositiveIndexKernel):
     simplex), so the model would read the target as flat away from them."""
 
     def _eval_covar_matrix(self) -> Tensor:
+        # The parent's matrix before its target-task rescaling, which the normalisation
+        # below would cancel anyway (calling it would only change the fits' rounding).
         factor = self.covar_factor
         covar = factor @ factor.transpose(-1, -2) + torch.diag_embed(self.var)
         d = covar.diagonal(dim1=-1, dim2=-2).sqrt()
@@ -83,8 +84,7 @@ def _pooled_rung_variances(model: MultiTaskGP, task_feature: int, kernel: type) 
     old = product.kernels[1]
     product.kernels[1] = kernel(
         num_tasks=old.num_tasks, rank=old.raw_covar_factor.shape[-1],
-        task_prior=BetaPrior(concentration1=2.5, concentration0=1.5),
-        active_dims=[task_feature]).to(DTYPE)
+        task_prior=old.IndexKernelPrior, active_dims=[task_feature]).to(DTYPE)
 
 
 def exact() -> gpytorch.settings.max_cholesky_size:
@@ -238,7 +238,8 @@ class MixtureSurrogate:
         self.kernel = kernel
         self.weight_bounds = weight_bounds
         self.rung_scale = rung_scale  # "rung": each rung's own spread; "shared": pooled;
-        # "equal": pooled, and the GP holds every rung's variance equal (learns correlations)
+        # "equal": pooled, and the GP holds every rung's variance equal (learns correlations);
+        # "prior": pooled, each rung's variance learned under a prior around it
         self.rung_level = rung_level  # "runs": each rung's mean; "paired": see RungScaling
         self.context_fn = context_fn  # required when the training data has a context
         self.model: Model | None = None
