@@ -433,21 +433,49 @@ class MixtureSurrogate:
         """Leave-one-mixture-out residuals of the observations at ``rung`` (None: every rung):
         each value predicted with every observation of its mixture left out (at all rungs: a
         mixture the model has not seen at all), hyperparameters fixed. Returns (index into the
-        training data, residual y - mu, sd of a new run), in standardised units.
+        training data, residual y - mu, sd of a new run), in standardised units."""
+        assert self.data is not None
+        wanted = (np.arange(self.data.n) if rung is None
+                  else np.flatnonzero(self.data.rung == rung))
+        same = self._same_mixture()
+        residual, sd = self._left_out(wanted, [np.flatnonzero(same[i]) for i in wanted])
+        return wanted, residual, sd
+
+    def prequential_z(self, rung: int, order: np.ndarray | None = None) -> np.ndarray:
+        """Each run at ``rung`` predicted from the runs recorded before it (``order``: each
+        training run's position in time, default the data's order), with its own mixture's
+        runs left out too, hyperparameters fixed; z-scores as :meth:`loo_z`.
+
+        A study chooses its target runs where the model expects the best, so these are the
+        out-of-sample errors of the predictions it acted on, winner's curse included: the
+        reference for the interval of a mixture the study recommends."""
+        assert self.data is not None
+        order = np.arange(self.data.n) if order is None else np.asarray(order)
+        wanted = np.flatnonzero(self.data.rung == rung)
+        same = self._same_mixture()
+        residual, sd = self._left_out(
+            wanted, [np.flatnonzero(same[i] | (order >= order[i])) for i in wanted])
+        return residual / sd
+
+    def _same_mixture(self) -> np.ndarray:
+        """(n, n) mask: do training runs i and j share a mixture?"""
+        assert self.data is not None
+        ids = np.unique(mixture_keys_array(self.data.weights), axis=0,
+                        return_inverse=True)[1].reshape(-1)
+        return ids[:, None] == ids[None, :]
+
+    def _left_out(self, wanted: np.ndarray, blocks: list[np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Residual and new-run sd of each wanted run predicted with its block (index array,
+        holding it) left out, in standardised units.
 
         Closed form (Rasmussen and Williams 5.4.2, for a block B of left-out points): with
         a = K^-1 (y - m), the residuals are (K^-1)_BB^-1 a_B with covariance (K^-1)_BB^-1; one
         factorisation serves every block."""
-        assert self.model is not None and self.data is not None
-        wanted = (np.arange(self.data.n) if rung is None
-                  else np.flatnonzero(self.data.rung == rung))
+        assert self.model is not None
         if not len(wanted):
-            return wanted, np.zeros(0), np.zeros(0)
+            return np.zeros(0), np.zeros(0)
         X = self.model.transform_inputs(self._training_X())
-        blocks: dict[tuple[float, ...], list[int]] = {}
-        for j, key in enumerate(map(tuple, mixture_keys_array(self.data.weights).tolist())):
-            blocks.setdefault(key, []).append(j)
-        block_of = {j: block for block in blocks.values() for j in block}
         with torch.no_grad(), exact():
             prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
                 else self.model.likelihood(self.model.forward(X))
@@ -455,14 +483,14 @@ class MixtureSurrogate:
             inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
             alpha = inverse @ residual
             residuals, sds = [], []
-            for i in wanted:
-                block = block_of[int(i)]
-                cov = torch.linalg.inv(inverse[block][:, block])
-                r = cov @ alpha[block]
-                k = block.index(int(i))
+            for i, block in zip(wanted, blocks, strict=True):
+                index = torch.as_tensor(block, dtype=torch.long)
+                cov = torch.linalg.inv(inverse[index][:, index])
+                r = cov @ alpha[index]
+                k = int(np.flatnonzero(block == i)[0])
                 residuals.append(float(r[k]))
                 sds.append(float(torch.sqrt(cov[k, k])))
-        return wanted, np.array(residuals), np.array(sds)
+        return np.array(residuals), np.array(sds)
 
     def loo_z(self, rung: int | None = None) -> np.ndarray:
         """Leave-one-mixture-out z-scores (:meth:`loo`'s residual over its sd). A calibrated

@@ -68,6 +68,31 @@ def test_leave_one_mixture_out_z_scores_have_unit_spread_when_the_model_fits():
     assert surrogate.interval_scale(1) < 2.0
 
 
+def test_prequential_z_predicts_each_target_run_from_the_earlier_runs_only():
+    """Against conditioning the fitted GP's prior on each run's predecessors directly (its
+    own mixture's earlier cheap run left out too)."""
+    data = _two_rung_data(1, outliers=2)
+    surrogate = MixtureSurrogate("icm").fit(data)
+    z = surrogate.prequential_z(1)
+    model = surrogate.model
+    X = model.transform_inputs(surrogate._training_X())
+    with torch.no_grad():
+        prior = model.likelihood(model.forward(X), [X])
+        mean, cov = prior.mean.reshape(-1), prior.covariance_matrix
+        y = model.train_targets.reshape(-1)
+        for j, i in enumerate(range(30, 45)):
+            known = [k for k in range(i) if k != i - 30]  # earlier, at another mixture
+            solve = torch.linalg.solve(cov[known][:, known], cov[known, i])
+            mu = mean[i] + solve @ (y[known] - mean[known])
+            sd = torch.sqrt(cov[i, i] - cov[i, known] @ solve)
+            assert z[j] == pytest.approx(float((y[i] - mu) / sd), rel=1e-6, abs=1e-8)
+    # The last run is predicted from everything else: its leave-one-mixture-out z-score.
+    assert z[-1] == pytest.approx(surrogate.loo_z(1)[-1])
+    # In reverse order the last target run comes first: predicted from nothing before it.
+    reverse = surrogate.prequential_z(1, np.arange(data.n)[::-1])
+    assert reverse[-1] == pytest.approx(float((y[44] - mean[44]) / torch.sqrt(cov[44, 44])))
+
+
 def test_interval_scale_widens_when_held_out_runs_miss_the_model():
     fitted = MixtureSurrogate("icm").fit(_two_rung_data(0)).interval_scale(1)
     missed = MixtureSurrogate("icm").fit(_two_rung_data(0, outliers=3))
