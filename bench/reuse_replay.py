@@ -50,15 +50,19 @@ from admire.study.loop import Event, run
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("scratch", "warm", "reuse")
+PRIOR_SCREENS = "space-filling"  # the policies' default
 TABLES = ("synthetic", "admire-ift")
 
 
 def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path | None,
-              objective: str = OBJECTIVE, minimize: bool = True) -> dict[str, Any]:
-    """One replayed study at ``stage``; returns its curve and its runs table."""
+              objective: str = OBJECTIVE, minimize: bool = True,
+              prior_screens: str = PRIOR_SCREENS) -> dict[str, Any]:
+    """One replayed study at ``stage``; returns its curve and its runs table.
+    ``prior_screens``: the warm and reuse arms' screens (ScreenConfirmOptions)."""
     start = time.perf_counter()
     problem = ReplayProblem.from_table(stage.table, objective, minimize=minimize)
-    spec = policy_spec("reuse" if method == "reuse" else "screen-confirm")
+    spec = policy_spec("reuse" if method == "reuse" else "screen-confirm",
+                       None if method == "scratch" else {"prior_screens": prior_screens})
     config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
     if source is not None and method != "scratch":
         assert stage.mapping is not None
@@ -81,7 +85,8 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
 
 
 def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
-             objective: str = OBJECTIVE, minimize: bool = True) -> list[dict[str, Any]]:
+             objective: str = OBJECTIVE, minimize: bool = True,
+             prior_screens: str = PRIOR_SCREENS) -> list[dict[str, Any]]:
     """The scratch study at the first stage, then every method at each later stage."""
     out = []
     first = run_stage(stages[0], "scratch", seed, budget, None, objective, minimize)
@@ -91,7 +96,7 @@ def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
     for j, stage in enumerate(stages[1:], start=1):
         for method in METHODS:
             result = run_stage(stage, method, seed, budget, sources.get(method), objective,
-                               minimize)
+                               minimize, prior_screens)
             out.append({"stage": stage.name, "method": method, "seed": seed, **result})
             if method in sources:
                 sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
@@ -204,16 +209,20 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def labels(table: str, objective: str) -> tuple[str, str]:
-    """The results' file stem and the report's title for ``table``."""
-    if table == "synthetic":
-        return "reuse_replay", "synthetic truth"
-    return "reuse_replay_admire", f"ADMIRE IFT Runs, {objective}"
+def labels(table: str, objective: str, prior_screens: str = PRIOR_SCREENS) -> tuple[str, str]:
+    """The results' file stem and the report's title for ``table`` (and the warm arms'
+    screens, where not the default)."""
+    stem, title = (("reuse_replay", "synthetic truth") if table == "synthetic"
+                   else ("reuse_replay_admire", f"ADMIRE IFT Runs, {objective}"))
+    if prior_screens != PRIOR_SCREENS:
+        stem, title = (f"{stem}_{prior_screens.replace('-', '_')}",
+                       f"{title}; warm and reuse screen {prior_screens}")
+    return stem, title
 
 
-def seed_task(task: tuple[str, str, SyntheticSpec, int, float]) -> list[dict[str, Any]]:
+def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str]) -> list[dict[str, Any]]:
     """One seed's scenario (built in the worker), its studies' runs tables left out."""
-    table, objective, spec, seed, budget = task
+    table, objective, spec, seed, budget, prior_screens = task
     torch.set_num_threads(1)
     if table == "admire-ift":
         stages = admire_ift_scenario(seed)
@@ -222,7 +231,7 @@ def seed_task(task: tuple[str, str, SyntheticSpec, int, float]) -> list[dict[str
         stages = split_add_scenario(spec, seed)
         column, minimize = OBJECTIVE, True
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_seed(stages, seed, budget, Path(tmp), column, minimize)
+        results = run_seed(stages, seed, budget, Path(tmp), column, minimize, prior_screens)
     return [{k: v for k, v in r.items() if k != "runs"} for r in results]
 
 
@@ -235,15 +244,19 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--rows", default="300,100,40", help="mixtures per rung, cheapest first")
     parser.add_argument("--workers", type=int, default=1, help="seeds run in parallel")
+    parser.add_argument("--prior-screens", default=PRIOR_SCREENS,
+                        choices=("space-filling", "favourites", "none"),
+                        help="the warm and reuse arms' screens (policy option prior_screens)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
     if args.report_only:
-        stem, _ = labels(args.table, args.objective)
+        stem, _ = labels(args.table, args.objective, args.prior_screens)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
-        _, title = labels(args.table, summary.get("objective", args.objective))
+        _, title = labels(args.table, summary.get("objective", args.objective),
+                          args.prior_screens)
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))
         path.with_suffix(".md").write_text(text)
@@ -253,7 +266,8 @@ def main() -> None:
     torch.set_num_threads(1)
     spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
     started = time.perf_counter()
-    tasks = [(args.table, args.objective, spec, seed, args.budget) for seed in range(args.seeds)]
+    tasks = [(args.table, args.objective, spec, seed, args.budget, args.prior_screens)
+             for seed in range(args.seeds)]
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.workers) as pool:
         for done in as_completed([pool.submit(seed_task, t) for t in tasks]):
@@ -265,7 +279,9 @@ def main() -> None:
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
                f"{args.budget:g}")
-    stem, title = labels(args.table, args.objective)
+    stem, title = labels(args.table, args.objective, args.prior_screens)
+    if args.prior_screens != PRIOR_SCREENS:
+        command += f" --prior-screens {args.prior_screens}"
     if args.table == "synthetic":
         command += f" --k {args.k} --rows {args.rows}"
         summary.update({"k": args.k, "rows_per_rung": spec.rows_per_rung})

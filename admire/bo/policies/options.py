@@ -88,6 +88,13 @@ class ScreenConfirmOptions(ModelOptions):
                                                                   "cheaper rung with the "
                                                                   "target before any pair is "
                                                                   "observed")
+    prior_screens: Literal["space-filling", "favourites", "none"] = Field(
+        "space-filling", description="with earlier studies' runs (warm_start): screen "
+                                     "space-filling mixtures as a fresh study does, the "
+                                     "model's favourites (the open mixtures with the best "
+                                     "target mean, a cheap look before a target run), or not "
+                                     "at all (and no start design: the earlier runs fit the "
+                                     "model)")
 
 
 class ReuseOptions(ScreenConfirmOptions):

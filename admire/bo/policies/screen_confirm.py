@@ -57,11 +57,22 @@ class ScreenConfirm(ModelPolicy):
     needs_budget = True
     options: ScreenConfirmOptions
 
+    @property
+    def prior_screens(self) -> str:
+        """How this study screens: ``options.prior_screens`` with earlier studies' runs, the
+        space-filling screens of a fresh study without."""
+        return "space-filling" if self.context.prior is None else self.options.prior_screens
+
+    def needs_start(self, history: History) -> bool:
+        if self.prior_screens != "space-filling":
+            return False  # the earlier studies' runs already fit a model
+        return super().needs_start(history)
+
     def screen_plan(self, history: History) -> tuple[int, float]:
         """(rung to screen at, target-run units to spend below the target)."""
         total, target = history.budget.total, self.context.target
         assert total is not None, "screen-confirm needs a budget (checked by the Study)"
-        if target == 0:
+        if target == 0 or self.prior_screens == "none":
             return 0, 0.0
         if self.options.screen == "share":
             return 0, self.options.proxy_share * total
@@ -91,7 +102,9 @@ class ScreenConfirm(ModelPolicy):
             return self.start(history)
         if self.screening(history):
             rung, _ = self.screen_plan(history)
-            screen = self.start(history, rung=rung, fallback=self.options.screen == "share")
+            screen = (self.favourite(history, rung) if self.prior_screens == "favourites"
+                      else self.start(history, rung=rung,
+                                      fallback=self.options.screen == "share"))
             if screen is not None:
                 return screen
         surrogate = self.model(history)
@@ -107,6 +120,22 @@ class ScreenConfirm(ModelPolicy):
         # No target candidate left (a pool without target rows): the cost-aware KG decides.
         scores = score_candidates(self, history, surrogate, weights, rungs, mixtures)
         return self.as_candidate(weights, rungs, rows, scores)
+
+    def favourite(self, history: History, rung: int) -> Candidate | None:
+        """A screen at ``rung`` of the open mixture the model expects most of at the target
+        (in a pool, among the rows whose mixture can be confirmed there)."""
+        surrogate = self.model(history)
+        weights, rungs, rows, _ = self.open_candidates(history, surrogate, target_only=False)
+        keep = rungs == rung
+        if rows is not None:
+            keep &= self.pool.has_row_at(rows, self.context.target)
+        if not keep.any():
+            return None
+        weights, rungs = weights[keep], rungs[keep]
+        rows = None if rows is None else rows[keep]
+        return self.as_candidate(weights, rungs, rows,
+                                 surrogate.predict_mean(weights, self.context.target),
+                                 value=False)
 
     def confirm_scores(self, history: History, surrogate: MixtureSurrogate,
                        weights: np.ndarray) -> np.ndarray:

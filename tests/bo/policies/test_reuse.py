@@ -8,7 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from helpers import make_config, score
+import warm_studies
+from helpers import make_config
+from warm_studies import NEW, new_score
+from warm_studies import warm_config as config
 
 from admire.bo.candidates import CandidatePool
 from admire.bo.policies.registry import policy_spec
@@ -18,29 +21,10 @@ from admire.schema.warm_start import WarmStartConfig
 from admire.study import Study
 from admire.study.loop import run_function
 
-NEW = ("d0a", "d0b", "d1", "d2", "d3")  # d0 split in two, d3 added
-
-
-def new_score(mixture: dict[str, float], rung: str) -> tuple[dict[str, float], float]:
-    merged = {"d0": mixture["d0a"] + mixture["d0b"], "d1": mixture["d1"],
-              "d2": mixture["d2"] + mixture["d3"]}
-    return score(merged, rung)
-
 
 @pytest.fixture(scope="module")
 def old_study(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("old") / "study"
-    study = Study(make_config(seed=1, policy="screen-confirm", budget=3.0))
-    run_function(study, score, trials=10)
-    study.save(directory)
-    return directory
-
-
-def config(source, policy: str = "reuse", mode: str = "continuous", **options):
-    base = make_config(mode=mode, policy=policy, budget=3.0, **options)
-    item = WarmStartConfig(source=str(source), split={"d0": {"d0a": 0.5, "d0b": 0.5}},
-                           added=["d3"])
-    return replace(base, domains=tuple(DomainConfig(name=d) for d in NEW), warm_start=(item,))
+    return warm_studies.old_study(tmp_path_factory.mktemp("old") / "study")
 
 
 def test_continuous_proposals_freeze_the_unaffected_shares(old_study):
