@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from admire.problems.reuse_scenarios import Stage
-from admire.problems.synthetic import _rng
+from admire.problems.synthetic import stream_rng
 from admire.schema import runs
 
 STREAM = 60  # random streams of this module (reuse_scenarios uses 40..)
@@ -54,7 +54,7 @@ def same_kind_pairs() -> list[tuple[str, str]]:
 def merge_pair(seed: int) -> tuple[str, str]:
     """The pair merged in seed ``seed``'s scenario: uniform over :func:`same_kind_pairs`."""
     pairs = same_kind_pairs()
-    return pairs[int(_rng(seed, STREAM).integers(len(pairs)))]
+    return pairs[int(stream_rng(seed, STREAM).integers(len(pairs)))]
 
 
 def deal_mixtures(table: pd.DataFrame, n: int, seed: int) -> np.ndarray:
@@ -63,7 +63,7 @@ def deal_mixtures(table: pd.DataFrame, n: int, seed: int) -> np.ndarray:
     target mixtures and a mixture keeps all its rungs."""
     keys = runs.mixture_keys(table)
     reached = table.groupby(keys)[runs.RUNG].agg(lambda s: tuple(sorted(s)))
-    rng = _rng(seed, STREAM + 1)
+    rng = stream_rng(seed, STREAM + 1)
     pool_of: dict[tuple[float, ...], int] = {}
     offset = 0
     for _, group in reached.groupby(reached, sort=True):

@@ -25,11 +25,11 @@ import pandas as pd
 from admire.problems.synthetic import (
     SyntheticProblem,
     SyntheticSpec,
-    _rng,
     dirichlet_swarm,
     generate,
     rung_block,
     runs_table,
+    stream_rng,
 )
 
 STREAM = 40  # random streams of the stages (the generator uses 0..15)
@@ -51,7 +51,7 @@ def _stage_table(problem: SyntheticProblem, name: str, domains: tuple[str, ...],
                  to_fine: np.ndarray, seed: int, stream: int) -> pd.DataFrame:
     """A nested pool over ``domains`` scored on the fine truth (noise and costs as generated)."""
     spec = problem.spec
-    rng = _rng(seed, STREAM + stream)
+    rng = stream_rng(seed, STREAM + stream)
     mixtures = dirichlet_swarm(len(domains), spec.rows_per_rung[0], rng)
     blocks = []
     for r, n in enumerate(spec.rows_per_rung):
@@ -68,7 +68,7 @@ def split_add_scenario(spec: SyntheticSpec, seed: int = 0) -> list[Stage]:
     fine = problem.domains
     k = len(fine)
     a, b, missing = fine[0], fine[1], fine[-1]
-    share = float(_rng(seed, STREAM).uniform(0.2, 0.8))  # a's share of the merged tokens
+    share = float(stream_rng(seed, STREAM).uniform(0.2, 0.8))  # a's share of the merged tokens
     merged = f"{a}+{b}"
     split = {merged: {a: share, b: 1.0 - share}}
 

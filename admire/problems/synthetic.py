@@ -125,7 +125,9 @@ class SyntheticSpec:
         return tuple(self.rank_corr + (1.0 - self.rank_corr) * r / last for r in range(last))
 
 
-def _rng(seed: int, stream: int) -> np.random.Generator:
+def stream_rng(seed: int, stream: int) -> np.random.Generator:
+    """A generator for one (seed, stream) pair: each random ingredient of a problem draws from
+    its own stream, so adding one never shifts another's draws."""
     return np.random.default_rng(np.random.SeedSequence([seed, stream]))
 
 
@@ -218,13 +220,13 @@ class SyntheticProblem:
 def _harmful_mask(spec: SyntheticSpec, seed: int) -> np.ndarray:
     mask = np.zeros(spec.k, dtype=bool)
     if spec.n_harmful:
-        mask[_rng(seed, STREAMS["face"]).choice(spec.k, spec.n_harmful, replace=False)] = True
+        mask[stream_rng(seed, STREAMS["face"]).choice(spec.k, spec.n_harmful, replace=False)] = True
     return mask
 
 
 def _law(spec: SyntheticSpec, seed: int, stream: int, harmful: np.ndarray
          ) -> tuple[MixingLaw, np.ndarray]:
-    rng = _rng(seed, stream)
+    rng = stream_rng(seed, stream)
     law = draw_law(spec.k, rng, harmful)
     spread = float(np.std(law.value(rng.dirichlet(np.ones(spec.k), size=256))))
     margin = rng.uniform(0.5, 2.0, size=spec.k) * spread
@@ -243,7 +245,7 @@ def generate(spec: SyntheticSpec, seed: int = 0, name: str = "synthetic") -> Syn
 def _generate(spec: SyntheticSpec, seed: int, name: str) -> SyntheticProblem:
     harmful = _harmful_mask(spec, seed)
     target_law, planted = _law(spec, seed, STREAMS["target"], harmful)
-    pool_rng = _rng(seed, STREAMS["pool"])
+    pool_rng = stream_rng(seed, STREAMS["pool"])
     mixtures = dirichlet_swarm(spec.k, spec.rows_per_rung[0], pool_rng)
     calib = mixtures[: spec.rows_per_rung[-1]]  # nested: the first n_r mixtures run at rung r
     target_calib = target_law.value(calib)
@@ -288,7 +290,7 @@ def _generate(spec: SyntheticSpec, seed: int, name: str) -> SyntheticProblem:
 def _table(problem: SyntheticProblem, mixtures: np.ndarray, noise_sd: tuple[float, ...],
            seed: int) -> pd.DataFrame:
     spec = problem.spec
-    noise_rng, cost_rng = _rng(seed, STREAMS["noise"]), _rng(seed, STREAMS["cost"])
+    noise_rng, cost_rng = stream_rng(seed, STREAMS["noise"]), stream_rng(seed, STREAMS["cost"])
     blocks = []
     for r, n in enumerate(spec.rows_per_rung):
         w = np.repeat(mixtures[:n], spec.replicates, axis=0)
