@@ -108,6 +108,10 @@ class ReuseOptions(ScreenConfirmOptions):
                                                      "cheapest rung before any model is used "
                                                      "(the earlier studies' runs already "
                                                      "fit one)")
+    focus: Literal["anchor", "random"] = Field(
+        "anchor", description="pool mode: keep the target mixtures closest to the reuse "
+                              "subspace, or a seeded random share of them (a control: does "
+                              "the earlier best's shares, or only a smaller pool, help?)")
 
 
 class KnowledgeGradientOptions(ModelOptions):

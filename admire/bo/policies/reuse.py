@@ -62,8 +62,7 @@ class Reuse(ScreenConfirm):
         self.subspace = MixtureSpace(tuple(f"a{i}" for i in range(n_a + 1)),
                                      (0.0,) * (n_a + 1), (1.0,) * (n_a + 1))
         if context.pool is not None:
-            context = replace(context, pool=self._focus(context.pool, context.target,
-                                                        options.focus_share))
+            context = replace(context, pool=self._focus(context, options))
         super().__init__(options, context)
 
     # --- the subspace ----------------------------------------------------------------------
@@ -73,10 +72,18 @@ class Reuse(ScreenConfirm):
         block = np.atleast_2d(weights)[:, ~self.affected]
         return np.abs(block - block.sum(axis=1, keepdims=True) * self.shares).sum(axis=1)
 
-    def _focus(self, pool: CandidatePool, target: int, share: float) -> CandidatePool:
-        distance = self.distance(pool.weights)
+    def _focus(self, context: PolicyContext, options: ReuseOptions) -> CandidatePool:
+        """The pool's rows within the ``focus_share`` of target mixtures closest to the
+        subspace (``focus = "random"``: a seeded random order of the mixtures instead)."""
+        pool, target = context.pool, context.target
+        assert pool is not None
+        if options.focus == "random":
+            rng = np.random.default_rng(context.seed_for("focus"))
+            distance = rng.random(int(pool.mixture_id.max()) + 1)[pool.mixture_id]
+        else:
+            distance = self.distance(pool.weights)
         at_target = distance[pool.rung == target]
-        cut = float(np.quantile(at_target if len(at_target) else distance, share))
+        cut = float(np.quantile(at_target if len(at_target) else distance, options.focus_share))
         keep = np.flatnonzero(distance <= cut + 1e-12)
         return CandidatePool(pool.weights[keep], pool.rung[keep],
                              tuple(pool.ids[i] for i in keep))

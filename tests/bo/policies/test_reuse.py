@@ -52,6 +52,25 @@ def test_pool_mode_proposes_only_from_the_focus_set(old_study):
     assert {study.ax.candidate(i) for i in study.ax.indices()} <= focus
 
 
+def test_a_random_focus_keeps_as_many_mixtures_without_looking_at_the_anchor(old_study):
+    rng = np.random.default_rng(0)
+    mixtures = rng.dirichlet(np.ones(len(NEW)), size=40)
+    pool = CandidatePool(np.repeat(mixtures, 3, axis=0), np.tile(np.arange(3), 40),
+                         tuple(f"c{i}" for i in range(120)))
+
+    def focus(**options) -> set[str]:
+        return set(Study(config(old_study, mode="pool", focus_share=0.25, **options),
+                         pool=pool).policy.pool.ids)
+
+    anchored, drawn = focus(), focus(focus="random")
+    assert len(drawn) == len(anchored) and drawn != anchored
+    assert focus(focus="random") == drawn  # seeded
+    assert focus(focus="random", seed=5) != drawn
+    ids = np.array(pool.ids)
+    for kept in (anchored, drawn):  # whole mixtures: a kept mixture keeps every rung
+        assert np.isin(ids, list(kept)).reshape(40, 3).all(axis=1).sum() * 3 == len(kept)
+
+
 def test_reuse_resumes_with_the_same_next_proposal(old_study, tmp_path):
     study = Study(config(old_study, seed=3))
     run_function(study, new_score, trials=3)
