@@ -52,20 +52,22 @@ RESULTS = Path(__file__).parent / "results"
 METHODS = ("scratch", "warm", "reuse")
 PRIOR_SCREENS = "space-filling"  # the policies' defaults
 FOCUS = "anchor"
+FOCUS_SHARE = 0.5
 TABLES = ("synthetic", "admire-ift")
 
 
 def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path | None,
               objective: str = OBJECTIVE, minimize: bool = True,
-              prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS) -> dict[str, Any]:
+              prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS,
+              focus_share: float = FOCUS_SHARE) -> dict[str, Any]:
     """One replayed study at ``stage``; returns its curve and its runs table.
     ``prior_screens``: the warm and reuse arms' screens (ScreenConfirmOptions); ``focus``:
-    the reuse arm's candidates (ReuseOptions)."""
+    and ``focus_share``: the reuse arm's candidates (ReuseOptions)."""
     start = time.perf_counter()
     problem = ReplayProblem.from_table(stage.table, objective, minimize=minimize)
     options: dict[str, str] = {} if method == "scratch" else {"prior_screens": prior_screens}
     if method == "reuse":
-        options["focus"] = focus
+        options.update(focus=focus, focus_share=focus_share)
     spec = policy_spec("reuse" if method == "reuse" else "screen-confirm", options)
     config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
     if source is not None and method != "scratch":
@@ -90,7 +92,8 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
 
 def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
              objective: str = OBJECTIVE, minimize: bool = True,
-             prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS) -> list[dict[str, Any]]:
+             prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS,
+             focus_share: float = FOCUS_SHARE) -> list[dict[str, Any]]:
     """The scratch study at the first stage, then every method at each later stage."""
     out = []
     first = run_stage(stages[0], "scratch", seed, budget, None, objective, minimize)
@@ -100,7 +103,7 @@ def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
     for j, stage in enumerate(stages[1:], start=1):
         for method in METHODS:
             result = run_stage(stage, method, seed, budget, sources.get(method), objective,
-                               minimize, prior_screens, focus)
+                               minimize, prior_screens, focus, focus_share)
             out.append({"stage": stage.name, "method": method, "seed": seed, **result})
             if method in sources:
                 sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
@@ -214,7 +217,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
 
 
 def labels(table: str, objective: str, prior_screens: str = PRIOR_SCREENS,
-           focus: str = FOCUS) -> tuple[str, str]:
+           focus: str = FOCUS, focus_share: float = FOCUS_SHARE) -> tuple[str, str]:
     """The results' file stem and the report's title for ``table`` (and the warm arms'
     screens and the reuse arm's focus, where not the defaults)."""
     stem, title = (("reuse_replay", "synthetic truth") if table == "synthetic"
@@ -223,14 +226,17 @@ def labels(table: str, objective: str, prior_screens: str = PRIOR_SCREENS,
         stem, title = (f"{stem}_{prior_screens.replace('-', '_')}",
                        f"{title}; warm and reuse screen {prior_screens}")
     if focus != FOCUS:
-        stem, title = f"{stem}_focus_{focus}", f"{title}; reuse keeps a {focus} half"
+        stem, title = f"{stem}_focus_{focus}", f"{title}; reuse keeps a {focus} share"
+    if focus_share != FOCUS_SHARE:
+        stem = f"{stem}_share{round(100 * focus_share)}"
+        title = f"{title}; reuse keeps {focus_share:g} of the target mixtures"
     return stem, title
 
 
-def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str, str]
+def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str, str, float]
               ) -> list[dict[str, Any]]:
     """One seed's scenario (built in the worker), its studies' runs tables left out."""
-    table, objective, spec, seed, budget, prior_screens, focus = task
+    table, objective, spec, seed, budget, prior_screens, focus, focus_share = task
     torch.set_num_threads(1)
     if table == "admire-ift":
         stages = admire_ift_scenario(seed)
@@ -240,7 +246,7 @@ def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str, str]
         column, minimize = OBJECTIVE, True
     with tempfile.TemporaryDirectory() as tmp:
         results = run_seed(stages, seed, budget, Path(tmp), column, minimize, prior_screens,
-                           focus)
+                           focus, focus_share)
     return [{k: v for k, v in r.items() if k != "runs"} for r in results]
 
 
@@ -259,16 +265,19 @@ def main() -> None:
     parser.add_argument("--focus", default=FOCUS, choices=("anchor", "random"),
                         help="the reuse arm's candidates (policy option focus): a random half "
                              "is the control for the earlier best's shares")
+    parser.add_argument("--focus-share", type=float, default=FOCUS_SHARE,
+                        help="the reuse arm's share of the target mixtures kept (focus_share)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
     if args.report_only:
-        stem, _ = labels(args.table, args.objective, args.prior_screens, args.focus)
+        stem, _ = labels(args.table, args.objective, args.prior_screens, args.focus,
+                         args.focus_share)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
         _, title = labels(args.table, summary.get("objective", args.objective),
-                          args.prior_screens, args.focus)
+                          args.prior_screens, args.focus, args.focus_share)
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))
         path.with_suffix(".md").write_text(text)
@@ -279,7 +288,7 @@ def main() -> None:
     spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
     started = time.perf_counter()
     tasks = [(args.table, args.objective, spec, seed, args.budget, args.prior_screens,
-              args.focus) for seed in range(args.seeds)]
+              args.focus, args.focus_share) for seed in range(args.seeds)]
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.workers) as pool:
         for done in as_completed([pool.submit(seed_task, t) for t in tasks]):
@@ -291,11 +300,14 @@ def main() -> None:
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
                f"{args.budget:g}")
-    stem, title = labels(args.table, args.objective, args.prior_screens, args.focus)
+    stem, title = labels(args.table, args.objective, args.prior_screens, args.focus,
+                         args.focus_share)
     if args.prior_screens != PRIOR_SCREENS:
         command += f" --prior-screens {args.prior_screens}"
     if args.focus != FOCUS:
         command += f" --focus {args.focus}"
+    if args.focus_share != FOCUS_SHARE:
+        command += f" --focus-share {args.focus_share:g}"
     if args.table == "synthetic":
         command += f" --k {args.k} --rows {args.rows}"
         summary.update({"k": args.k, "rows_per_rung": spec.rows_per_rung})
