@@ -31,6 +31,12 @@ def mixture_keys_array(weights: np.ndarray) -> np.ndarray:
     return np.round(np.atleast_2d(np.asarray(weights, dtype=float)), KEY_DECIMALS) + 0.0
 
 
+def mixture_ids(weights: np.ndarray) -> np.ndarray:
+    """(n,) an integer per row, equal for rows of the same mixture (:func:`mixture_keys_array`),
+    numbered in the keys' sorted order."""
+    return np.unique(mixture_keys_array(weights), axis=0, return_inverse=True)[1].reshape(-1)
+
+
 def mixture_key(weights: np.ndarray) -> tuple[float, ...]:
     """A hashable key of one mixture (see :func:`mixture_keys_array`)."""
     return tuple(mixture_keys_array(weights)[0].tolist())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from admire.bo.history import History
-from admire.space import MixtureSpace, mixture_keys_array
+from admire.space import MixtureSpace, mixture_ids
 
 CONTINUOUS_SOBOL = 256  # Sobol mixtures scored per decision in continuous mode
 LOCAL_CANDIDATES = 64  # mixtures drawn close to the current recommendation
@@ -37,9 +37,7 @@ class CandidatePool:
             raise ValueError("pool weights, rungs and ids must have the same length")
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("pool ids must be unique")
-        keys = mixture_keys_array(self.weights)
-        _, inverse = np.unique(keys, axis=0, return_inverse=True)
-        object.__setattr__(self, "mixture_id", inverse.reshape(-1))
+        object.__setattr__(self, "mixture_id", mixture_ids(self.weights))
         object.__setattr__(self, "_row_of", {cid: i for i, cid in enumerate(self.ids)})
 
     def __len__(self) -> int:

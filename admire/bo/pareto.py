@@ -20,7 +20,7 @@ from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarizat
 
 from admire.bo.history import History
 from admire.bo.outcomes import OutcomeSpec
-from admire.space import mixture_keys_array
+from admire.space import mixture_ids
 
 if TYPE_CHECKING:
     from admire.bo.policies.base import Policy
@@ -142,8 +142,7 @@ def observed_pareto(policy: Policy, history: History) -> ParetoRecommendation:
     if not at.any():
         at = np.ones(obs.n, dtype=bool)
     weights, outcomes = obs.weights[at], obs.outcomes[at]
-    _, group = np.unique(mixture_keys_array(weights), axis=0, return_inverse=True)
-    group = group.reshape(-1)
+    group = mixture_ids(weights)
     firsts = [int(np.flatnonzero(group == g)[0]) for g in range(group.max() + 1)]
     raw = np.array([outcomes[group == g].mean(axis=0) for g in range(group.max() + 1)])
     mixtures = [context.space.as_dict(weights[i]) for i in firsts]

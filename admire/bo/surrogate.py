@@ -32,7 +32,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import NormalPrior
 from torch import Tensor
 
-from admire.space import mixture_keys_array
+from admire.space import mixture_ids
 
 DTYPE = torch.float64
 KERNELS = ("rbf", "linear", "linear+rbf")
@@ -289,8 +289,7 @@ class MixtureSurrogate:
         """
         if data.n == 0:
             raise ValueError("cannot fit a surrogate without observations")
-        mixtures = (np.unique(mixture_keys_array(data.weights), axis=0, return_inverse=True)[1]
-                    .reshape(-1) if self.rung_level == "paired" else None)
+        mixtures = mixture_ids(data.weights) if self.rung_level == "paired" else None
         self.scaling = RungScaling.fit(data.y, data.rung, len(data.rung_fidelity),
                                        shared=self.rung_scale != "rung", mixtures=mixtures)
         if optimize:
@@ -437,8 +436,8 @@ class MixtureSurrogate:
         assert self.data is not None
         wanted = (np.arange(self.data.n) if rung is None
                   else np.flatnonzero(self.data.rung == rung))
-        same = self._same_mixture()
-        residual, sd = self._left_out(wanted, [np.flatnonzero(same[i]) for i in wanted])
+        ids = mixture_ids(self.data.weights)
+        residual, sd = self._left_out(wanted, [np.flatnonzero(ids == ids[i]) for i in wanted])
         return wanted, residual, sd
 
     def prequential_z(self, rung: int, order: np.ndarray | None = None) -> np.ndarray:
@@ -452,17 +451,10 @@ class MixtureSurrogate:
         assert self.data is not None
         order = np.arange(self.data.n) if order is None else np.asarray(order)
         wanted = np.flatnonzero(self.data.rung == rung)
-        same = self._same_mixture()
+        ids = mixture_ids(self.data.weights)
         residual, sd = self._left_out(
-            wanted, [np.flatnonzero(same[i] | (order >= order[i])) for i in wanted])
+            wanted, [np.flatnonzero((ids == ids[i]) | (order >= order[i])) for i in wanted])
         return residual / sd
-
-    def _same_mixture(self) -> np.ndarray:
-        """(n, n) mask: do training runs i and j share a mixture?"""
-        assert self.data is not None
-        ids = np.unique(mixture_keys_array(self.data.weights), axis=0,
-                        return_inverse=True)[1].reshape(-1)
-        return ids[:, None] == ids[None, :]
 
     def _left_out(self, wanted: np.ndarray, blocks: list[np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray]:
