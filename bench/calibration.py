@@ -35,6 +35,12 @@ PROBLEMS = ("admire-ift/avg_id+ood", "admire-ift/avg_ood", "synthetic/k19-admire
             "synthetic/k50-face/s0")
 
 
+def conformal_scale(z: np.ndarray) -> float:
+    """The widening that makes a Gaussian 90% interval hold 90% of these z-scores, at least
+    1 (1 without any): what Surrogate.interval_scale does, without its minimum count."""
+    return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90) if len(z) else 1.0
+
+
 def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     import torch
 
@@ -64,10 +70,9 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     inside_run = np.abs(truth - mean) <= Z90 * np.sqrt(var_y)
     inside_scaled = np.abs(truth - mean) <= Z90 * scale * np.sqrt(var_y)
     every = surrogate.loo_z()
-    scale_all = max(1.0, float(np.quantile(np.abs(every), 0.9)) / Z90) if len(every) else 1.0
+    scale_all = conformal_scale(every)
     before = surrogate.prequential_z(target)
-    scale_before = max(1.0, float(np.quantile(np.abs(before), 0.9)) / Z90) if len(
-        before) else 1.0
+    scale_before = conformal_scale(before)
     variants = {"target": scale, "all": scale_all, "max": max(scale, scale_all),
                 "prequential": max(scale, scale_before)}
     # Where the study went vs where it did not: the held-out mixtures by thirds of the model's

@@ -29,14 +29,16 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
+from admire.bo.policies.options import ReuseOptions
 from admire.bo.policies.registry import policy_spec
 from admire.problems.reuse_recorded import admire_ift_scenario, merge_pair
 from admire.problems.reuse_scenarios import Stage, split_add_scenario
@@ -50,24 +52,29 @@ from admire.study.loop import Event, run
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("scratch", "warm", "reuse")
-PRIOR_SCREENS = "space-filling"  # the policies' defaults
-FOCUS = "anchor"
-FOCUS_SHARE = 0.5
+# Options of the warm-started arms a run may vary (reuse's options hold screen-confirm's), each
+# with its file-stem suffix and its note in the report's title; only values other than the
+# policies' defaults are passed, flagged in the command and named in the files.
+ARM_LABELS: dict[str, tuple[Callable[[Any], str], Callable[[Any], str]]] = {
+    "prior_screens": (lambda v: v.replace("-", "_"), lambda v: f"warm and reuse screen {v}"),
+    "focus": (lambda v: f"focus_{v}", lambda v: f"reuse keeps a {v} share"),
+    "focus_share": (lambda v: f"share{round(100 * v)}",
+                    lambda v: f"reuse keeps {v:g} of the target mixtures"),
+}
+REUSE_ONLY = ("focus", "focus_share")  # options the warm (screen-confirm) arm does not have
 TABLES = ("synthetic", "admire-ift")
 
 
 def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path | None,
               objective: str = OBJECTIVE, minimize: bool = True,
-              prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS,
-              focus_share: float = FOCUS_SHARE) -> dict[str, Any]:
-    """One replayed study at ``stage``; returns its curve and its runs table.
-    ``prior_screens``: the warm and reuse arms' screens (ScreenConfirmOptions); ``focus``:
-    and ``focus_share``: the reuse arm's candidates (ReuseOptions)."""
+              arms: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One replayed study at ``stage``; returns its curve and its runs table. ``arms``: the
+    warm and reuse arms' options (see :data:`ARM_LABELS`)."""
     start = time.perf_counter()
     problem = ReplayProblem.from_table(stage.table, objective, minimize=minimize)
-    options: dict[str, str] = {} if method == "scratch" else {"prior_screens": prior_screens}
-    if method == "reuse":
-        options.update(focus=focus, focus_share=focus_share)
+    options = {} if method == "scratch" else {
+        name: value for name, value in (arms or {}).items()
+        if method == "reuse" or name not in REUSE_ONLY}
     spec = policy_spec("reuse" if method == "reuse" else "screen-confirm", options)
     config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
     if source is not None and method != "scratch":
@@ -92,8 +99,7 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
 
 def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
              objective: str = OBJECTIVE, minimize: bool = True,
-             prior_screens: str = PRIOR_SCREENS, focus: str = FOCUS,
-             focus_share: float = FOCUS_SHARE) -> list[dict[str, Any]]:
+             arms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The scratch study at the first stage, then every method at each later stage."""
     out = []
     first = run_stage(stages[0], "scratch", seed, budget, None, objective, minimize)
@@ -103,7 +109,7 @@ def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
     for j, stage in enumerate(stages[1:], start=1):
         for method in METHODS:
             result = run_stage(stage, method, seed, budget, sources.get(method), objective,
-                               minimize, prior_screens, focus, focus_share)
+                               minimize, arms)
             out.append({"stage": stage.name, "method": method, "seed": seed, **result})
             if method in sources:
                 sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
@@ -216,27 +222,27 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def labels(table: str, objective: str, prior_screens: str = PRIOR_SCREENS,
-           focus: str = FOCUS, focus_share: float = FOCUS_SHARE) -> tuple[str, str]:
-    """The results' file stem and the report's title for ``table`` (and the warm arms'
-    screens and the reuse arm's focus, where not the defaults)."""
+def arm_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The arm options given on the command line that differ from the policies' defaults."""
+    return {name: getattr(args, name) for name in ARM_LABELS
+            if getattr(args, name) != ReuseOptions.model_fields[name].default}
+
+
+def labels(table: str, objective: str, arms: Mapping[str, Any] | None = None
+           ) -> tuple[str, str]:
+    """The results' file stem and the report's title for ``table`` and the varied ``arms``."""
     stem, title = (("reuse_replay", "synthetic truth") if table == "synthetic"
                    else ("reuse_replay_admire", f"ADMIRE IFT Runs, {objective}"))
-    if prior_screens != PRIOR_SCREENS:
-        stem, title = (f"{stem}_{prior_screens.replace('-', '_')}",
-                       f"{title}; warm and reuse screen {prior_screens}")
-    if focus != FOCUS:
-        stem, title = f"{stem}_focus_{focus}", f"{title}; reuse keeps a {focus} share"
-    if focus_share != FOCUS_SHARE:
-        stem = f"{stem}_share{round(100 * focus_share)}"
-        title = f"{title}; reuse keeps {focus_share:g} of the target mixtures"
+    for name, value in (arms or {}).items():
+        suffix, note = ARM_LABELS[name]
+        stem, title = f"{stem}_{suffix(value)}", f"{title}; {note(value)}"
     return stem, title
 
 
-def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str, str, float]
+def seed_task(task: tuple[str, str, SyntheticSpec, int, float, dict[str, Any]]
               ) -> list[dict[str, Any]]:
     """One seed's scenario (built in the worker), its studies' runs tables left out."""
-    table, objective, spec, seed, budget, prior_screens, focus, focus_share = task
+    table, objective, spec, seed, budget, arms = task
     torch.set_num_threads(1)
     if table == "admire-ift":
         stages = admire_ift_scenario(seed)
@@ -245,8 +251,7 @@ def seed_task(task: tuple[str, str, SyntheticSpec, int, float, str, str, float]
         stages = split_add_scenario(spec, seed)
         column, minimize = OBJECTIVE, True
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_seed(stages, seed, budget, Path(tmp), column, minimize, prior_screens,
-                           focus, focus_share)
+        results = run_seed(stages, seed, budget, Path(tmp), column, minimize, arms)
     return [{k: v for k, v in r.items() if k != "runs"} for r in results]
 
 
@@ -259,25 +264,26 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--rows", default="300,100,40", help="mixtures per rung, cheapest first")
     parser.add_argument("--workers", type=int, default=1, help="seeds run in parallel")
-    parser.add_argument("--prior-screens", default=PRIOR_SCREENS,
-                        choices=("space-filling", "favourites", "none"),
+    fields = ReuseOptions.model_fields
+    parser.add_argument("--prior-screens", default=fields["prior_screens"].default,
+                        choices=get_args(fields["prior_screens"].annotation),
                         help="the warm and reuse arms' screens (policy option prior_screens)")
-    parser.add_argument("--focus", default=FOCUS, choices=("anchor", "random"),
+    parser.add_argument("--focus", default=fields["focus"].default,
+                        choices=get_args(fields["focus"].annotation),
                         help="the reuse arm's candidates (policy option focus): a random half "
                              "is the control for the earlier best's shares")
-    parser.add_argument("--focus-share", type=float, default=FOCUS_SHARE,
+    parser.add_argument("--focus-share", type=float, default=fields["focus_share"].default,
                         help="the reuse arm's share of the target mixtures kept (focus_share)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
+    arms = arm_options(args)
     if args.report_only:
-        stem, _ = labels(args.table, args.objective, args.prior_screens, args.focus,
-                         args.focus_share)
+        stem, _ = labels(args.table, args.objective, arms)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
-        _, title = labels(args.table, summary.get("objective", args.objective),
-                          args.prior_screens, args.focus, args.focus_share)
+        _, title = labels(args.table, summary.get("objective", args.objective), arms)
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))
         path.with_suffix(".md").write_text(text)
@@ -287,8 +293,8 @@ def main() -> None:
     torch.set_num_threads(1)
     spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
     started = time.perf_counter()
-    tasks = [(args.table, args.objective, spec, seed, args.budget, args.prior_screens,
-              args.focus, args.focus_share) for seed in range(args.seeds)]
+    tasks = [(args.table, args.objective, spec, seed, args.budget, arms)
+             for seed in range(args.seeds)]
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.workers) as pool:
         for done in as_completed([pool.submit(seed_task, t) for t in tasks]):
@@ -300,14 +306,8 @@ def main() -> None:
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
                f"{args.budget:g}")
-    stem, title = labels(args.table, args.objective, args.prior_screens, args.focus,
-                         args.focus_share)
-    if args.prior_screens != PRIOR_SCREENS:
-        command += f" --prior-screens {args.prior_screens}"
-    if args.focus != FOCUS:
-        command += f" --focus {args.focus}"
-    if args.focus_share != FOCUS_SHARE:
-        command += f" --focus-share {args.focus_share:g}"
+    stem, title = labels(args.table, args.objective, arms)
+    command += "".join(f" --{name.replace('_', '-')} {value}" for name, value in arms.items())
     if args.table == "synthetic":
         command += f" --k {args.k} --rows {args.rows}"
         summary.update({"k": args.k, "rows_per_rung": spec.rows_per_rung})
