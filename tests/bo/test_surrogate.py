@@ -101,7 +101,6 @@ def test_interval_scale_widens_when_held_out_runs_miss_the_model():
     assert set(np.argsort(-missed.loo_z(1))[:2]) <= {0, 1, 2}  # the outliers stand out
 
 
-
 def _confirmed_cluster(seed: int, target_scale: float) -> TrainingData:
     """A screen-confirm study's shape: cheap runs over the simplex plus a cluster of mixtures
     screened cheaply and then confirmed at the target, where the objective is
