@@ -32,6 +32,7 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import NormalPrior
 from torch import Tensor
 
+from admire.bo.hyperparameters import HyperparameterDraws
 from admire.space import mixture_ids
 
 DTYPE = torch.float64
@@ -246,6 +247,7 @@ class MixtureSurrogate:
         self.data: TrainingData | None = None
         self._state: Mapping[str, Tensor] | None = None
         self.scaling: RungScaling | None = None
+        self._draws: HyperparameterDraws | None = None
 
     def _build(self, data: TrainingData, scaling: RungScaling) -> Model:
         X = _inputs(data.weights, data.rung, self.kind, data.rung_fidelity, data.context)
@@ -297,7 +299,7 @@ class MixtureSurrogate:
         model = self._build(data, self.scaling)
         self._load(model)
         model.eval()
-        self.model, self.data = model, data
+        self.model, self.data, self._draws = model, data, None
         self._state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return self
 
@@ -377,6 +379,23 @@ class MixtureSurrogate:
         rungs = self._rungs(weights, rung)
         return self._moments(self._X(weights, rungs), rungs, observation_noise)
 
+    def predict_widened(self, weights: np.ndarray, rung: np.ndarray | int, *,
+                        observation_noise: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict`'s mean, with a variance that also carries the hyperparameters'
+        uncertainty (:mod:`admire.bo.hyperparameters`): for intervals, never for ranking."""
+        rungs = self._rungs(weights, rung)
+        X = self._X(weights, rungs)
+        mean, var, _ = self.hyperparameter_draws().widen(
+            lambda: self._moments(X, rungs, observation_noise))
+        return mean, var
+
+    def hyperparameter_draws(self) -> HyperparameterDraws:
+        """Seeded draws around this fit's hyperparameters (made once per fit)."""
+        assert self.model is not None
+        if self._draws is None:
+            self._draws = HyperparameterDraws(self.model, self._prior_marginal)
+        return self._draws
+
     def predict_training(self) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of f at the training points, each with its own context
         (not ``context_fn``'s): the reference an extrapolation is measured against."""
@@ -440,21 +459,41 @@ class MixtureSurrogate:
         residual, sd = self._left_out(wanted, [np.flatnonzero(ids == ids[i]) for i in wanted])
         return wanted, residual, sd
 
-    def prequential_z(self, rung: int, order: np.ndarray | None = None) -> np.ndarray:
+    def prequential_z(self, rung: int, order: np.ndarray | None = None, *,
+                      widened: bool = False) -> np.ndarray:
         """Each run at ``rung`` predicted from the runs recorded before it (``order``: each
         training run's position in time, default the data's order), with its own mixture's
         runs left out too, hyperparameters fixed; z-scores as :meth:`loo_z`.
 
         A study chooses its target runs where the model expects the best, so these are the
         out-of-sample errors of the predictions it acted on, winner's curse included: the
-        reference for the interval of a mixture the study recommends."""
+        reference for the interval of a mixture the study recommends. ``widened``: the sd
+        also carries the hyperparameters' uncertainty, as :meth:`predict_widened`."""
         assert self.data is not None
         order = np.arange(self.data.n) if order is None else np.asarray(order)
         wanted = np.flatnonzero(self.data.rung == rung)
         ids = mixture_ids(self.data.weights)
-        residual, sd = self._left_out(
-            wanted, [np.flatnonzero((ids == ids[i]) | (order >= order[i])) for i in wanted])
-        return residual / sd
+        blocks = [np.flatnonzero((ids == ids[i]) | (order >= order[i])) for i in wanted]
+        if not widened:
+            residual, sd = self._left_out(wanted, blocks)
+            return residual / sd
+
+        def moments() -> tuple[np.ndarray, np.ndarray]:
+            residual, sd = self._left_out(wanted, blocks)
+            return residual, sd ** 2
+
+        residual, var, _ = self.hyperparameter_draws().widen(moments)
+        return residual / np.sqrt(var)
+
+    def _prior_marginal(self) -> tuple[Tensor, Tensor]:
+        """Prior mean and covariance, noise included, of the training targets (standardised)
+        under the current hyperparameters."""
+        assert self.model is not None
+        X = self.model.transform_inputs(self._training_X())
+        with torch.no_grad(), exact():
+            prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
+                else self.model.likelihood(self.model.forward(X))
+            return prior.mean.reshape(-1), prior.covariance_matrix
 
     def _left_out(self, wanted: np.ndarray, blocks: list[np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -467,12 +506,10 @@ class MixtureSurrogate:
         assert self.model is not None
         if not len(wanted):
             return np.zeros(0), np.zeros(0)
-        X = self.model.transform_inputs(self._training_X())
+        mean, cov = self._prior_marginal()
         with torch.no_grad(), exact():
-            prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
-                else self.model.likelihood(self.model.forward(X))
-            residual = self.model.train_targets.reshape(-1) - prior.mean.reshape(-1)
-            inverse = torch.cholesky_inverse(torch.linalg.cholesky(prior.covariance_matrix))
+            residual = self.model.train_targets.reshape(-1) - mean
+            inverse = torch.cholesky_inverse(torch.linalg.cholesky(cov))
             alpha = inverse @ residual
             residuals, sds = [], []
             for i, block in zip(wanted, blocks, strict=True):

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
+from surrogate_data import EFFECT, confirmed_cluster
 
 from admire.bo.surrogate import KERNELS, MixtureSurrogate, RungScaling, TrainingData
-
-EFFECT = np.array([0.9, -0.4, 0.3, 0.0, -0.2, 0.5, 0.1, -0.6])
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,26 +93,13 @@ def test_prequential_z_predicts_each_target_run_from_the_earlier_runs_only():
 
 
 def test_interval_scale_widens_when_held_out_runs_miss_the_model():
+    torch.manual_seed(0)  # BoTorch draws the rung covariance's starting factor
     fitted = MixtureSurrogate("icm").fit(_two_rung_data(0)).interval_scale(1)
+    torch.manual_seed(0)
     missed = MixtureSurrogate("icm").fit(_two_rung_data(0, outliers=3))
     assert fitted >= 1.0
     assert missed.interval_scale(1) > 1.2 * fitted
     assert set(np.argsort(-missed.loo_z(1))[:2]) <= {0, 1, 2}  # the outliers stand out
-
-
-def _confirmed_cluster(seed: int, target_scale: float) -> TrainingData:
-    """A screen-confirm study's shape: cheap runs over the simplex plus a cluster of mixtures
-    screened cheaply and then confirmed at the target, where the objective is
-    ``0.1 + target_scale * f`` (f the cheap rung's)."""
-    rng = np.random.default_rng(seed)
-    spread = rng.dirichlet(np.ones(len(EFFECT)), size=30)
-    centre = np.full(len(EFFECT), 0.05) + 0.6 * (np.arange(len(EFFECT)) == 0)
-    confirmed = rng.dirichlet(60 * centre, size=10)
-    weights = np.concatenate([spread, confirmed, confirmed])
-    rung = np.repeat([0, 0, 1], [30, 10, 10])
-    f = weights @ EFFECT
-    y = np.where(rung == 1, 0.1 + target_scale * f, f) + rng.normal(0, 0.01, len(rung))
-    return TrainingData(weights, rung, y, (0.1, 1.0))
 
 
 @pytest.mark.parametrize("target_scale", [1.0, 2.0])
@@ -128,7 +114,7 @@ def test_pooled_rung_variances_cover_the_target_away_from_clustered_confirmation
     truth = 0.1 + target_scale * test_w @ EFFECT
     coverage: dict[str, list[float]] = {"rung": [], "equal": [], "prior": []}
     for seed in (0, 2, 4):
-        data = _confirmed_cluster(seed, target_scale)
+        data = confirmed_cluster(seed, target_scale)
         for scale in coverage:
             torch.manual_seed(0)  # BoTorch draws the rung covariance's starting factor
             surrogate = MixtureSurrogate("icm", rung_scale=scale).fit(data)
