@@ -148,9 +148,10 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
     surrogate = MixtureSurrogate(context_fn=context_fn(new, domains, features)).fit(data)
     target = len(study.ladder.rungs) - 1
     candidates = _candidates(study, weights[rung == target], new)
-    i, mean, sd = best_predicted(surrogate, candidates, target, sd=True)
-    scale = surrogate.interval_scale(target)
-    half = Z90 * scale * float(sd or 0.0)
+    i, mean, _ = best_predicted(surrogate, candidates, target, sd=False)
+    # A pool state never run: the interval carries the hyperparameters' uncertainty too.
+    _, var = surrogate.predict_widened(candidates[i][None], target)
+    half = Z90 * surrogate.interval_scale(target) * float(np.sqrt(var[0]))
     names = feature_names(domains, features)
     reach = extrapolation(surrogate, candidates[i], target, names)
     lo, hi = sorted((study.sign * (mean - half), study.sign * (mean + half)))

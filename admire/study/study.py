@@ -324,7 +324,9 @@ class Study:
 
     def predict(self, mixture: np.ndarray) -> Recommendation | None:
         """The policy model's prediction at the target rung for ``mixture`` (weights in the
-        space's domain order) with its two 90% intervals; None without a model or data."""
+        space's domain order) with its two 90% intervals, which also carry the
+        hyperparameters' uncertainty (a mixture the study did not choose); None without a
+        model or data."""
         history = self.history()
         return (self.policy.predict(history, np.asarray(mixture, dtype=float))
                 if history.observations.n else None)

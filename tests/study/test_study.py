@@ -295,7 +295,7 @@ def test_resume_with_a_changed_domain_set_fails_naming_it():
         study.reconfigure(other)
 
 
-def test_predict_gives_the_recommendation_intervals_at_any_mixture():
+def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncertainty():
     study = Study(make_config(policy="screen-confirm", budget=5.0))
     assert study.predict(np.array([0.2, 0.3, 0.5])) is None  # nothing observed yet
     run_function(study, score, trials=8)
@@ -303,9 +303,15 @@ def test_predict_gives_the_recommendation_intervals_at_any_mixture():
     space = study.space
     at_rec = study.predict(rec.weights(space.domains))
     assert at_rec is not None and at_rec.basis == "prediction"
-    # the same mean and intervals as the recommendation when asked at its mixture
-    assert at_rec.upper90 - at_rec.lower90 == pytest.approx(rec.upper90 - rec.lower90, rel=1e-6)
+    # the recommendation's mean and scale when asked at its mixture, its interval from the
+    # model mixed over hyperparameter draws (the recommendation's from the fit alone)
+    assert at_rec.predicted == pytest.approx(rec.predicted, rel=1e-9)
     assert at_rec.interval_scale == rec.interval_scale
+    surrogate = study.policy.model(study.history())
+    target = len(study.ladder.rungs) - 1
+    _, var = surrogate.predict_widened(rec.weights(space.domains)[None], target)
+    half = 1.6448536269514722 * at_rec.interval_scale * float(np.sqrt(var[0]))
+    assert at_rec.upper90 - at_rec.lower90 == pytest.approx(2 * half, rel=1e-6)
     elsewhere = study.predict(np.array([0.05, 0.05, 0.9]))
     assert elsewhere.run_lower90 < elsewhere.lower90 < elsewhere.predicted < elsewhere.upper90
     assert elsewhere.upper90 < elsewhere.run_upper90  # a new run adds seed noise to the mean

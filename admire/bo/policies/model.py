@@ -154,9 +154,12 @@ class ModelPolicy(Policy):
         return self._with_intervals(history, candidates[i], mean, sd)
 
     def predict(self, history: History, weights: np.ndarray) -> Recommendation | None:
+        """The model at any mixture, its intervals also carrying the hyperparameters'
+        uncertainty: a mixture the study did not choose is where the fit alone is
+        overconfident (bench/results/calibration.md, held-out mixtures)."""
         surrogate = self.model(history)
-        mean, var = surrogate.predict(np.asarray(weights, dtype=float)[None, :],
-                                      self.context.target)
+        mean, var = surrogate.predict_widened(np.asarray(weights, dtype=float)[None, :],
+                                              self.context.target)
         return self._with_intervals(history, weights, float(mean[0]),
                                     float(np.sqrt(var[0])), basis="prediction")
 
