@@ -493,7 +493,8 @@ class MixtureSurrogate:
         with torch.no_grad(), exact():
             prior = self.model.likelihood(self.model.forward(X), [X]) if self.kind == "icm" \
                 else self.model.likelihood(self.model.forward(X))
-            return prior.mean.reshape(-1), prior.covariance_matrix
+            # copies: the constant mean's is a view of its parameter, which draws overwrite
+            return prior.mean.reshape(-1).clone(), prior.covariance_matrix.clone()
 
     def _left_out(self, wanted: np.ndarray, blocks: list[np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray]:

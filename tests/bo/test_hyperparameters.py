@@ -2,6 +2,7 @@
 leave the hyperparameters free, and leaving the fitted model as it was."""
 
 import numpy as np
+import pytest
 import torch
 from surrogate_data import EFFECT, confirmed_cluster
 
@@ -9,9 +10,9 @@ from admire.bo.hyperparameters import HyperparameterDraws, fisher_information
 from admire.bo.surrogate import MixtureSurrogate
 
 
-def _fitted(seed: int = 0, target_scale: float = 1.0) -> MixtureSurrogate:
+def _fitted(seed: int = 0, target_scale: float = 1.0, kind: str = "icm") -> MixtureSurrogate:
     torch.manual_seed(0)  # BoTorch draws the rung covariance's starting factor
-    return MixtureSurrogate("icm").fit(confirmed_cluster(seed, target_scale))
+    return MixtureSurrogate(kind).fit(confirmed_cluster(seed, target_scale))
 
 
 def test_the_fisher_information_of_each_rung_level_is_its_runs_summed_precision():
@@ -33,8 +34,9 @@ def test_the_fisher_information_of_each_rung_level_is_its_runs_summed_precision(
         start += p.numel()
 
 
-def test_draws_are_seeded_and_leave_the_fitted_model_as_it_was():
-    surrogate = _fitted()
+@pytest.mark.parametrize("kind", ["icm", "mfgp"])
+def test_draws_are_seeded_and_leave_the_fitted_model_as_it_was(kind):
+    surrogate = _fitted(kind=kind)
     points = np.random.default_rng(1).dirichlet(np.ones(len(EFFECT)), size=20)
     before = surrogate.predict(points, 1)
     widened = surrogate.predict_widened(points, 1)
@@ -43,7 +45,8 @@ def test_draws_are_seeded_and_leave_the_fitted_model_as_it_was():
     assert np.array_equal(widened[0], before[0])  # same centre: the fit's mean
     again = HyperparameterDraws(surrogate.model, surrogate._prior_marginal)
     assert torch.equal(again.draws, surrogate.hyperparameter_draws().draws)
-    assert np.array_equal(_fitted().predict_widened(points, 1)[1], widened[1])
+    assert np.array_equal(_fitted(kind=kind).predict_widened(points, 1)[1], widened[1])
+    assert np.median(widened[1] / before[1]) > 1.0  # the draws move the prediction
 
 
 def test_intervals_widen_more_away_from_the_confirmed_cluster_than_at_it():
