@@ -228,8 +228,9 @@ def markdown(result: dict) -> str:
     if checks:
         inside = sum(c["inside"] for c in checks)
         runs = sum(len(c["values"]) for c in checks)
-        lines += ["", "Live check of the study's 90% interval for one new run (what "
-                  "`recommendation.json` calls run_lower90/run_upper90, asked at each mixture): "
+        lines += ["", "Live check of the study's 90% interval for one new run "
+                  "(`Study.predict` at each mixture: run_lower90/run_upper90 with the "
+                  "hyperparameters' uncertainty carried): "
                   f"**{inside}/{runs}** fresh-seed runs inside (calibrated: about 90%).", "",
                   "| mixture | 90% interval for a new run | fresh runs inside |", "|---|---|---|"]
         lines += [f"| {c['name']} | [{c['run_lower90']:.4f}, {c['run_upper90']:.4f}] | "
