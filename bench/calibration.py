@@ -47,6 +47,7 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     torch.set_num_threads(1)
     import suite
 
+    from admire.bo import hyperparameters
     from admire.bo.policies.registry import parse_policy
     from admire.space import mixture_key
     from admire.study.loop import run
@@ -105,7 +106,8 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
         "own": float((np.abs(before_w) <= Z90).mean()),
         "own_scaled": float((np.abs(before_w) <= Z90 * scale).mean()),
         "width": float(np.median(np.sqrt(var_w / var_y))),
-        "coverage_by_mean_tercile": [float(inside_w[m].mean()) for m in by_mean]}
+        "coverage_by_mean_tercile": [float(inside_w[m].mean()) for m in by_mean],
+        "prior_precision": hyperparameters.PRIOR_PRECISION}
     # What the user is shown: the recommendation's mean interval against the noiseless truth
     # there (synthetic problems). Its new-run interval cannot be checked in replay: the
     # recommended mixture's recorded runs are in the model's data.
@@ -120,6 +122,14 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
         out["coverage_mean_vs_truth"] = float(
             (np.abs(noiseless - mean) <= Z90 * np.sqrt(var_f)).mean())
     return out
+
+
+def _set_prior_precision(value: float | None) -> None:
+    """In each worker: the draws' prior precision under test (None: admire's default)."""
+    if value is not None:
+        from admire.bo import hyperparameters
+
+        hyperparameters.PRIOR_PRECISION = value
 
 
 def _share(value: float | None) -> str:
@@ -181,7 +191,8 @@ def widened_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
     lines = ["", "## With the hyperparameters' uncertainty (Laplace draws)", "",
              "Each interval mixes the model's predictions over 32 draws of its hyperparameters "
              "around the fit (precision: the Fisher information of the marginal likelihood plus "
-             "a unit prior; `admire/bo/hyperparameters.py`).", "",
+             f"a prior precision of {rows[0]['widened'].get('prior_precision', 1.0):g} per raw "
+             "direction; `admire/bo/hyperparameters.py`).", "",
              "| problem | held-out coverage | with the LOO scale too | held-out by thirds: best / "
              "mid / worst | own target runs, predicted before they ran | with the LOO scale too "
              "| median width vs the model's |", "|---|---|---|---|---|---|---|"]
@@ -204,6 +215,9 @@ def main() -> None:
     parser.add_argument("--policy", default="mfbo")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--name", default="calibration")
+    parser.add_argument("--prior-precision", type=float, default=None,
+                        help="the hyperparameter draws' prior precision per raw direction "
+                             "(default: admire's PRIOR_PRECISION)")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild NAME.md from NAME.json without running")
     args = parser.parse_args()
@@ -220,8 +234,9 @@ def main() -> None:
     else:
         tasks = [(p, args.policy, s) for p in args.problems.split(",")
                  for s in range(args.seeds)]
-        with ProcessPoolExecutor(args.workers,
-                                 mp_context=multiprocessing.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_set_prior_precision,
+                                 initargs=(args.prior_precision,)) as ex:
             rows = list(ex.map(coverage, tasks))
         for row in rows:
             print(row, flush=True)
