@@ -77,7 +77,7 @@ class Recommendation:
     new-run interval holds about 90% of a study's own target runs, each predicted before it
     ran, but only 49-65% at mixtures the study never ran at the target; a prediction at a
     given mixture (``basis="prediction"``) therefore also carries the hyperparameters'
-    uncertainty, which raises that to 0.62-0.93.
+    uncertainty, which raises that to 0.64-0.94.
     """
 
     mixture: dict[str, float]
