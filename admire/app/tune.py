@@ -247,9 +247,20 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
     wall = time.monotonic() - t0
     write_recommendation(study, rec, out, {"stop_reason": stop, "wall_s": wall,
                                            "ray_address": connection.address,
-                                           "references": reference_results(study)})
+                                           "references": reference_results(study),
+                                           "trial_seed": proxy_seed(study.config),
+                                           "seed_noise": seed_noise_note(study, out)})
     write_plots(study, rec, out)
     return TuneResult(out, study, rec, stop, wall)
+
+
+def seed_noise_note(study: Study, out: str | Path) -> str:
+    """What the new-run interval cannot hold: every trial trains with one seed (common random
+    numbers, so mixtures are compared on the same noise), so the model never sees the spread
+    between seeds (bench/results/tune_default.md: fresh seeds fell outside 4 of 9 times)."""
+    return (f"every trial trained with seed {proxy_seed(study.config)}: the new-run interval "
+            f"holds the model's noise, not the spread between seeds; measure that with "
+            f"`admire evaluate {out} --mixture recommended --seeds 3`")
 
 
 def summary_lines(result: TuneResult) -> list[str]:
@@ -262,6 +273,8 @@ def summary_lines(result: TuneResult) -> list[str]:
              f"{study.spent():.2f} target-rung runs spent, {result.wall_s:.0f}s wall",
              "recommendation: " + recommendation_text(result.recommendation)]
     if result.recommendation is not None:
+        if result.recommendation.run_lower90 is not None:
+            lines.append(seed_noise_note(study, result.out))
         lines.append(pd.Series(result.recommendation.mixture).round(4).to_string())
     for ref in reference_results(study):
         value = "not run" if ref["value"] is None else f"{study.metric} {ref['value']:.4g}"

@@ -100,6 +100,11 @@ def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, clu
     assert rec["recommendation"]["rung"] == "r1"
     assert sum(rec["recommendation"]["mixture"].values()) == pytest.approx(1.0)
     assert rec["stop_reason"] == "max_trials reached (4)" and rec["failures"] == []
+    # one seed for every trial (the study's, no [proxy] seed here), said where intervals are
+    assert rec["trial_seed"] == Study.load(out).config.seed
+    assert f"admire evaluate {out} --mixture recommended" in rec["seed_noise"]
+    shown_note = "every trial trained with seed" in result.output
+    assert shown_note == (rec["recommendation"]["run_lower90"] is not None)
     for plot in PLOTS:
         assert (out / plot).stat().st_size > 1000
     shown = runner.invoke(app, ["recommend", str(out)])
