@@ -51,6 +51,7 @@ class TuneResult:
     recommendation: Recommendation | None
     stop_reason: str
     wall_s: float
+    seed_noise: str  # what the new-run interval cannot hold (see seed_noise_note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,21 +246,22 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
         disconnect(connection)
     rec = study.recommend() if study.n_completed else None
     wall = time.monotonic() - t0
+    seed_noise = seed_noise_note(settings.seed, out)
     write_recommendation(study, rec, out, {"stop_reason": stop, "wall_s": wall,
                                            "ray_address": connection.address,
                                            "references": reference_results(study),
-                                           "trial_seed": proxy_seed(study.config),
-                                           "seed_noise": seed_noise_note(study, out)})
+                                           "trial_seed": settings.seed,
+                                           "seed_noise": seed_noise})
     write_plots(study, rec, out)
-    return TuneResult(out, study, rec, stop, wall)
+    return TuneResult(out, study, rec, stop, wall, seed_noise)
 
 
-def seed_noise_note(study: Study, out: str | Path) -> str:
+def seed_noise_note(seed: int, out: str | Path) -> str:
     """What the new-run interval cannot hold: every trial trains with one seed (common random
     numbers, so mixtures are compared on the same noise), so the model never sees the spread
     between seeds (bench/results/tune_default.md: fresh seeds fell outside 4 of 9 times)."""
-    return (f"every trial trained with seed {proxy_seed(study.config)}: the new-run interval "
-            f"holds the model's noise, not the spread between seeds; measure that with "
+    return (f"every trial trained with seed {seed}: the new-run interval holds the model's "
+            f"noise, not the spread between seeds; measure that with "
             f"`admire evaluate {out} --mixture recommended --seeds 3`")
 
 
@@ -274,7 +276,7 @@ def summary_lines(result: TuneResult) -> list[str]:
              "recommendation: " + recommendation_text(result.recommendation)]
     if result.recommendation is not None:
         if result.recommendation.run_lower90 is not None:
-            lines.append(seed_noise_note(study, result.out))
+            lines.append(result.seed_noise)
         lines.append(pd.Series(result.recommendation.mixture).round(4).to_string())
     for ref in reference_results(study):
         value = "not run" if ref["value"] is None else f"{study.metric} {ref['value']:.4g}"
