@@ -68,8 +68,9 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     mean, var_f = surrogate.predict(weights, target)
     _, var_y = surrogate.predict(weights, target, observation_noise=True)
     scale = surrogate.interval_scale(target)
-    inside_run = np.abs(truth - mean) <= Z90 * np.sqrt(var_y)
-    inside_scaled = np.abs(truth - mean) <= Z90 * scale * np.sqrt(var_y)
+    miss = np.abs(truth - mean)
+    inside_run = miss <= Z90 * np.sqrt(var_y)
+    inside_scaled = miss <= Z90 * scale * np.sqrt(var_y)
     every = surrogate.loo_z()
     scale_all = conformal_scale(every)
     before = surrogate.prequential_z(target)
@@ -83,11 +84,11 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     out = {"problem": name, "policy": spec, "seed": seed, "held_out": int(held_out.sum()),
            "coverage_new_run": float(inside_run.mean()),
            "coverage_calibrated": float(inside_scaled.mean()), "scale": scale,
-           "median_z": float(np.median(np.abs(truth - mean) / np.sqrt(var_y))),
+           "median_z": float(np.median(miss / np.sqrt(var_y))),
            "variants": {k: {"scale": v, "coverage": float(
-               (np.abs(truth - mean) <= Z90 * v * np.sqrt(var_y)).mean())}
+               (miss <= Z90 * v * np.sqrt(var_y)).mean())}
                for k, v in variants.items()},
-           "z_by_sd_tercile": [float(np.median(np.abs(truth - mean)[m] / np.sqrt(var_y)[m]))
+           "z_by_sd_tercile": [float(np.median(miss[m] / np.sqrt(var_y)[m]))
                                for m in np.array_split(np.argsort(far), 3)],
            "coverage_by_mean_tercile": [float(inside_scaled[m].mean()) for m in by_mean],
            "mean_z_by_mean_tercile": [float(np.mean((truth - mean)[m] / np.sqrt(var_y)[m]))
@@ -99,10 +100,10 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     # The same intervals once the hyperparameters' uncertainty is carried (Laplace draws).
     _, var_w = surrogate.predict_widened(weights, target, observation_noise=True)
     before_w = surrogate.prequential_z(target, widened=True)
-    inside_w = np.abs(truth - mean) <= Z90 * np.sqrt(var_w)
+    inside_w = miss <= Z90 * np.sqrt(var_w)
     out["widened"] = {
         "coverage": float(inside_w.mean()),
-        "coverage_scaled": float((np.abs(truth - mean) <= Z90 * scale * np.sqrt(var_w)).mean()),
+        "coverage_scaled": float((miss <= Z90 * scale * np.sqrt(var_w)).mean()),
         "own": float((np.abs(before_w) <= Z90).mean()),
         "own_scaled": float((np.abs(before_w) <= Z90 * scale).mean()),
         "width": float(np.median(np.sqrt(var_w / var_y))),
@@ -188,9 +189,12 @@ def widened_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
     the leave-one-out scale on top, where the study went and where it did not."""
     if not rows or "widened" not in rows[0]:
         return []
+    from admire.bo.hyperparameters import DRAWS
+
     lines = ["", "## With the hyperparameters' uncertainty (Laplace draws)", "",
-             "Each interval mixes the model's predictions over 32 draws of its hyperparameters "
-             "around the fit (precision: the Fisher information of the marginal likelihood plus "
+             f"Each interval mixes the model's predictions over {DRAWS} draws of its "
+             "hyperparameters around the fit (precision: the Fisher information of the marginal "
+             "likelihood plus "
              f"a prior precision of {rows[0]['widened'].get('prior_precision', 1.0):g} per raw "
              "direction; `admire/bo/hyperparameters.py`).", "",
              "| problem | held-out coverage | with the LOO scale too | held-out by thirds: best / "
