@@ -20,6 +20,7 @@ import io
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -82,8 +83,9 @@ def loop_overhead(tmp: Path, n: int) -> dict:
     from admire.app.tune import tune
 
     text = CONFIG.read_text(encoding="utf-8")
-    text = text.replace("budget = 5.0", "# budget").replace("max_trials = 40",
-                                                            f"max_trials = {n}")
+    text = re.sub(r"(?m)^budget = .*$", "# budget", text)
+    text = text.replace("max_trials = 40", f"max_trials = {n}")
+    text = text.replace("[study]\n", "[study]\nconfirm_seeds = 0\n")  # the loop alone
     text = text.replace('path = "../fidelities/cpu-tiny.toml"',
                         f'path = "{REPO / "fidelities" / "cpu-tiny.toml"}"')
     config = tmp / "loop.toml"
@@ -134,15 +136,21 @@ def study_result(out: Path, wall: float | None) -> dict:
 def compare_at_target(study_dir: Path, references: list[str], n_seeds: int,
                       objective: object, rung: str | None = None) -> dict:
     """Retrain the recommended mixture and each reference with ``admire evaluate``'s code
-    (fresh seeds: the study's seed + 1 .. + N; the Ray session already open).
+    (the Ray session already open), on seeds held out from the study and from its
+    confirmation: the study's seed + confirm_seeds + 1 onwards.
 
     The margin over a reference is its mean minus the recommendation's (lower is better);
     it counts only if larger than the seed spread (the larger of the two sds)."""
     from admire.app.evaluate import evaluate
     from admire.app.evaluations import load_evaluations
+    from admire.study import Study
 
+    saved = json.loads((study_dir / "recommendation.json").read_text(encoding="utf-8"))
+    confirmed, study_seed = saved.get("confirmation"), saved["trial_seed"]
+    study = Study.load(study_dir)
+    first = study_seed + study.config.confirm_seeds + 1
     specs = [f"recommended:{study_dir / 'recommendation.json'}", *references]
-    result = evaluate(study_dir, specs, n_seeds, rung=rung)
+    result = evaluate(study_dir, specs, n_seeds, rung=rung, first_seed=first)
     if result.failures:
         raise SystemExit("retraining failed: " + "; ".join(result.failures))
     values = {r.name: r.values for r in result.results}
@@ -166,7 +174,53 @@ def compare_at_target(study_dir: Path, references: list[str], n_seeds: int,
             "interval_check": [{"name": c.name, "run_lower90": c.lower, "run_upper90": c.upper,
                                 "values": list(c.values), "inside": c.inside}
                                for c in result.interval_checks],
+            "confirmation_check": confirmation_check(confirmed, values["recommended"]),
+            "seed_loo": seed_loo(study_dir, study, result, study_seed),
             "trial_cost_s_mean": statistics.mean(costs)}
+
+
+def confirmation_check(confirmed: dict | None, held_out: dict[int, float]) -> dict | None:
+    """The tune's confirmation interval (one new run, any seed) against the recommendation's
+    runs on seeds it never saw."""
+    if not confirmed or confirmed.get("run_lower90") is None:
+        return None
+    lower, upper = confirmed["run_lower90"], confirmed["run_upper90"]
+    return {"run_lower90": lower, "run_upper90": upper, "confirmed_values": confirmed["values"],
+            "held_out": {str(s): v for s, v in held_out.items()},
+            "inside": sum(lower <= v <= upper for v in held_out.values()),
+            "runs": len(held_out)}
+
+
+def seed_loo(study_dir: Path, study, result, study_seed: int) -> dict:
+    """The confirmation's rule on every mixture here, one seed left out at a time: Student t
+    from a mixture's other runs at the target (the study's own seed-0 run included when it has
+    one) must hold the left-out run 90% of the time."""
+    from admire.app.confirm import Confirmation, study_value
+    from admire.app.evaluations import load_evaluations, weights_key
+    from admire.schema import runs
+
+    evaluations = load_evaluations(study_dir)
+    inside = total = 0
+    rows = []
+    for r in result.results:
+        key = weights_key(r.weights)
+        values = {e.seed: e.value for e in evaluations
+                  if weights_key(e.weights) == key and e.rung == result.rung}
+        own = study_value(study.runs, runs.METRIC_PREFIX + study.metric, result.rung, r.weights)
+        if own is not None:
+            values[study_seed] = own
+        hits = 0
+        for seed, value in values.items():
+            rest = {s: v for s, v in values.items() if s != seed}
+            interval = Confirmation(result.rung, rest, None).run_interval()
+            if interval is None:
+                continue
+            hit = interval[0] <= value <= interval[1]
+            hits += hit
+            inside += hit
+            total += 1
+        rows.append({"name": r.name, "seeds": sorted(values), "inside": hits})
+    return {"inside": inside, "runs": total, "mixtures": rows}
 
 
 def git_state() -> dict:
@@ -235,6 +289,25 @@ def markdown(result: dict) -> str:
                   "| mixture | 90% interval for a new run | fresh runs inside |", "|---|---|---|"]
         lines += [f"| {c['name']} | [{c['run_lower90']:.4f}, {c['run_upper90']:.4f}] | "
                   f"{c['inside']}/{len(c['values'])} |" for c in checks]
+    confirmed = cmp_.get("confirmation_check")
+    if confirmed:
+        values = ", ".join(f"{v:.4f} (seed {s})" for s, v in confirmed["confirmed_values"].items())
+        held = ", ".join(f"{v:.4f} (seed {s})" for s, v in confirmed["held_out"].items())
+        lines += ["", "## The tune's confirmation (`[study] confirm_seeds`)", "",
+                  f"`admire tune` trained the recommendation at the target with fresh seeds after "
+                  f"the budget: {values}. Its 90% interval for one new run with any seed "
+                  f"(Student t over those runs, no model): [{confirmed['run_lower90']:.4f}, "
+                  f"{confirmed['run_upper90']:.4f}]. Held-out seeds (never seen by the study or "
+                  f"the confirmation): {held}: **{confirmed['inside']}/{confirmed['runs']} "
+                  "inside**."]
+    loo = cmp_.get("seed_loo")
+    if loo and loo["runs"]:
+        lines += ["", "The same rule on every mixture compared, one seed left out at a time "
+                  "(the study's own target run included where it has one): "
+                  f"**{loo['inside']}/{loo['runs']}** left-out runs inside "
+                  f"({loo['inside'] / loo['runs']:.0%}; calibrated is about 90%): "
+                  + ", ".join(f"{m['name']} {m['inside']}/{len(m['seeds'])}"
+                              for m in loo["mixtures"]) + "."]
     lines.append("")
     return "\n".join(lines)
 

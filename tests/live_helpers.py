@@ -80,8 +80,11 @@ def micro_ladder(resources: Mapping[str, Mapping[str, float]] | None = None,
 
 def write_study(folder: Path, cache_dir: Path, *, name: str = "micro", max_trials: int = 4,
                 max_parallel: int = 2, code_max_epochs: float = 2.0,
-                extra_proxy: str = "", ladder: str = MICRO_LADDER) -> Path:
-    """A micro study config (and its ladder) in ``folder``; returns the config path."""
+                extra_proxy: str = "", ladder: str = MICRO_LADDER,
+                confirm_seeds: int | None = 0) -> Path:
+    """A micro study config (and its ladder) in ``folder``; returns the config path.
+    ``confirm_seeds`` None leaves admire's default (a confirmation after the study)."""
+    confirm = "" if confirm_seeds is None else f"confirm_seeds = {confirm_seeds}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ladder.toml").write_text(ladder, encoding="utf-8")
     config = folder / "study.toml"
@@ -90,6 +93,7 @@ def write_study(folder: Path, cache_dir: Path, *, name: str = "micro", max_trial
 name = "{name}"
 max_trials = {max_trials}
 max_parallel = {max_parallel}
+{confirm}
 
 [objective]
 metric = "objective"

@@ -348,6 +348,15 @@ def recommend_command(
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)
+    from admire.app.confirm import confirmation_of
+    from admire.app.tune import seed_noise_note
+    from admire.schema.config import proxy_seed
+
+    seed = proxy_seed(study.config)
+    confirmed = confirmation_of(directory, study, rec.mixture, seed)
+    if confirmed is not None or rec.run_lower90 is not None:
+        console.print(seed_noise_note(seed, directory, confirmed), highlight=False,
+                      markup=False)
 
 
 def _recommend_pool(directory: Path, pool: Path, out: Path | None, runs_pool: Path | None,

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from admire.app.confirm import fresh_seeds
 from admire.app.evaluations import (
     Evaluation,
     IntervalCheck,
@@ -179,10 +180,12 @@ class EvaluateResult:
 def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
              rung: str | None = None, address: str | None = None,
              on_result: Callable[[str], None] | None = None,
-             work: WorkFn = train_trial) -> EvaluateResult:
+             work: WorkFn = train_trial, first_seed: int | None = None) -> EvaluateResult:
     """Train every (mixture, seed) pair not yet in ``evaluations.json``; return the comparison.
 
-    Every input is checked before anything is built or started. Uses an already initialised Ray
+    Seeds are the study's seed + 1 .. + ``n_seeds`` (``first_seed``: from there, e.g. past the
+    ones ``admire tune`` confirmed its recommendation with, for a held-out check). Every input
+    is checked before anything is built or started. Uses an already initialised Ray
     session if there is one (and leaves it running), else connects to ``address``, else starts
     an embedded cluster on 127.0.0.1.
     """
@@ -203,7 +206,8 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
         level = study.ladder.rung(rung) if rung else study.ladder.target
     except ValidationError as exc:
         raise ValidationError(exc.problem, where="--rung") from None
-    seeds = [settings.seed + i for i in range(1, n_seeds + 1)]
+    seeds = (fresh_seeds(settings.seed, n_seeds) if first_seed is None
+             else list(range(first_seed, first_seed + n_seeds)))
     cache: dict[str, Any] = {}
 
     def once(key: str, make: Callable[[], Any]) -> Any:  # corpora and the GP fit only if needed
@@ -245,53 +249,70 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
 def _train(study: Any, settings: Any, built: tuple, jobs: list[tuple[NamedMixture, int]],
            rung: str, directory: Path, address: str | None,
            on_result: Callable[[str], None] | None, work: WorkFn) -> list[str]:
-    """Train ``jobs`` on tune's Ray actor pool; save each result as it arrives. Returns the
-    failures."""
+    """Train ``jobs`` on tune's Ray actor pool (started here); returns the failures."""
     import torch
 
     from admire.evaluators.ray.connect import connect, disconnect
     from admire.evaluators.ray.pool import RayProxyPool
-    from admire.evaluators.ray.worker import CorporaSource, TrialRequest
+    from admire.evaluators.ray.worker import CorporaSource
 
     corpora, sources = built
-    config = study.config
-    level = study.ladder.rung(rung)
-    max_epochs = {d.name: d.max_epochs for d in config.domains}
-    failures: list[str] = []
     connection = connect(address)
     try:
         torch.set_num_threads(1)  # the actors hold the cores
         source = CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir)
-        with RayProxyPool(source, study.ladder, config.max_parallel, work=work) as pool:
-            pending = list(enumerate(jobs))
-            finished = 0
-            while finished < len(jobs):
-                while pending and pool.free > 0:
-                    i, (mixture, seed) = pending.pop(0)
-                    pool.submit(TrialRequest(i, dict(mixture.weights), level, seed,
-                                             settings.objective, max_epochs))
-                for outcome in pool.wait(timeout=1.0):
-                    finished += 1
-                    mixture, seed = jobs[outcome.trial_index]
-                    value = (outcome.metrics or {}).get(study.metric, math.nan)
-                    if not outcome.ok or not math.isfinite(value):
-                        reason = outcome.error or f"{study.metric} is {value}"
-                        failures.append(f"{mixture.name} seed {seed}: {reason}")
-                        message = f"{mixture.name} seed {seed} FAILED: {reason}"
-                    else:
-                        record = Evaluation(
-                            mixture.name, dict(mixture.weights), rung, seed, float(value),
-                            float(outcome.cost), study.budget.units(float(outcome.cost)),
-                            datetime.now(UTC).isoformat(timespec="seconds"),
-                            {k: float(v) for k, v in (outcome.metrics or {}).items()})
-                        save_evaluations(directory, [record], study=config.name,
-                                         metric=study.metric, minimize=config.objective.minimize)
-                        message = (f"{mixture.name} seed {seed}: {study.metric} {value:.5g} "
-                                   f"({outcome.cost:.1f}s)")
-                    if on_result is not None:
-                        on_result(message)
+        with RayProxyPool(source, study.ladder, study.config.max_parallel, work=work) as pool:
+            return train_on_pool(pool, study, settings, jobs, rung, directory, on_result,
+                                 trials_dir=directory / "trials")
     finally:
         disconnect(connection)
+
+
+def train_on_pool(pool: Any, study: Any, settings: Any, jobs: list[tuple[NamedMixture, int]],
+                  rung: str, directory: Path, on_result: Callable[[str], None] | None, *,
+                  trials_dir: Path | None = None, first_index: int = 0) -> list[str]:
+    """Train ``jobs`` (mixture, seed) at ``rung`` on a running actor pool (``admire tune``'s
+    own, for its confirmation); save each result to ``evaluations.json`` as it arrives.
+    A command rung's runs get folders under ``trials_dir``; requests are numbered from
+    ``first_index`` (past the study's trials on its pool). Returns the failures."""
+    import os
+
+    from admire.evaluators.ray.worker import TrialRequest
+
+    level = study.ladder.rung(rung)
+    max_epochs = {d.name: d.max_epochs for d in study.config.domains}
+    failures: list[str] = []
+    pending = list(enumerate(jobs, start=first_index))
+    finished = 0
+    while finished < len(jobs):
+        while pending and pool.free > 0:
+            i, (mixture, seed) = pending.pop(0)
+            out_dir = (None if trials_dir is None else
+                       str(Path(trials_dir).resolve() / f"evaluate-{rung}-seed{seed}-{i:03d}"))
+            pool.submit(TrialRequest(i, dict(mixture.weights), level, seed,
+                                     settings.objective, max_epochs, out_dir=out_dir,
+                                     metric=study.metric, cwd=os.getcwd()))
+        for outcome in pool.wait(timeout=1.0):
+            finished += 1
+            mixture, seed = jobs[outcome.trial_index - first_index]
+            value = (outcome.metrics or {}).get(study.metric, math.nan)
+            if not outcome.ok or not math.isfinite(value):
+                reason = outcome.error or f"{study.metric} is {value}"
+                failures.append(f"{mixture.name} seed {seed}: {reason}")
+                message = f"{mixture.name} seed {seed} FAILED: {reason}"
+            else:
+                record = Evaluation(
+                    mixture.name, dict(mixture.weights), rung, seed, float(value),
+                    float(outcome.cost), study.budget.units(float(outcome.cost)),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    {k: float(v) for k, v in (outcome.metrics or {}).items()})
+                save_evaluations(directory, [record], study=study.config.name,
+                                 metric=study.metric,
+                                 minimize=study.config.objective.minimize)
+                message = (f"{mixture.name} seed {seed}: {study.metric} {value:.5g} "
+                           f"({outcome.cost:.1f}s)")
+            if on_result is not None:
+                on_result(message)
     return failures
 
 

@@ -14,7 +14,7 @@ running when the process died.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +22,9 @@ import pandas as pd
 from ax.core.trial_status import TrialStatus
 from rich.console import Console
 
+from admire.app.confirm import Confirmation, confirmation_of, fresh_seeds
+from admire.app.evaluate import NamedMixture, train_on_pool
+from admire.app.evaluations import load_evaluations, weights_key
 from admire.app.proxy_settings import ProxySettings
 from admire.app.references import reference_mixtures, reference_results
 from admire.app.study_plots import write_plots, write_recommendation
@@ -51,7 +54,8 @@ class TuneResult:
     recommendation: Recommendation | None
     stop_reason: str
     wall_s: float
-    seed_noise: str  # what the new-run interval cannot hold (see seed_noise_note)
+    seed_noise: str  # what the new-run interval holds, or the confirmation's (seed_noise_note)
+    confirmation: Confirmation | None = None  # fresh-seed target runs of the recommendation
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,6 +219,8 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     connection = connect(address)
     stop = "interrupted"
+    rec: Recommendation | None = None
+    confirmed: Confirmation | None = None
     try:
         import torch
 
@@ -237,6 +243,11 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
             try:
                 stop = run(study, evaluator, reruns=reruns, attached=attached,
                            on_event=LiveHooks(study, pool, out, view))
+                rec = study.recommend() if study.n_completed else None
+                if rec is not None and study.config.confirm_seeds:
+                    view.event(f"confirming the recommendation at {study.ladder.target.name} "
+                               f"with {study.config.confirm_seeds} fresh seed(s)")
+                    confirmed = confirm(study, settings, pool, rec, out, view.event)
             except KeyboardInterrupt:
                 study.save(out)
                 console.print(f"interrupted: the study is saved; continue with --resume "
@@ -244,25 +255,51 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
                 raise
     finally:
         disconnect(connection)
-    rec = study.recommend() if study.n_completed else None
     wall = time.monotonic() - t0
-    seed_noise = seed_noise_note(settings.seed, out)
+    seed_noise = seed_noise_note(settings.seed, out, confirmed)
     write_recommendation(study, rec, out, {"stop_reason": stop, "wall_s": wall,
                                            "ray_address": connection.address,
                                            "references": reference_results(study),
                                            "trial_seed": settings.seed,
-                                           "seed_noise": seed_noise})
+                                           "seed_noise": seed_noise,
+                                           "confirmation": None if confirmed is None
+                                           else confirmed.to_dict()})
     write_plots(study, rec, out)
-    return TuneResult(out, study, rec, stop, wall, seed_noise)
+    return TuneResult(out, study, rec, stop, wall, seed_noise, confirmed)
 
 
-def seed_noise_note(seed: int, out: str | Path) -> str:
-    """What the new-run interval cannot hold: every trial trains with one seed (common random
+def confirm(study: Study, settings: ProxySettings, pool: RayProxyPool, rec: Recommendation,
+            out: Path, say: Callable[[str], None]) -> Confirmation | None:
+    """Train the recommended mixture at the target with ``[study] confirm_seeds`` fresh seeds
+    on the study's own actor pool (a resumed study trains only the seeds not yet in
+    ``evaluations.json``); None when no fresh run succeeded."""
+    target = study.ladder.target.name
+    seeds = fresh_seeds(settings.seed, study.config.confirm_seeds)
+    mixture = NamedMixture("recommended", dict(rec.mixture))
+    done = {e.key for e in load_evaluations(out)}
+    key = weights_key(mixture.weights)
+    jobs = [(mixture, s) for s in seeds if (key, target, s) not in done]
+    for failure in train_on_pool(pool, study, settings, jobs, target, out, say,
+                                 trials_dir=out / TRIALS_DIR,
+                                 first_index=len(study.experiment.trials)):
+        say(f"confirmation run failed: {failure}")
+    return confirmation_of(out, study, rec.mixture, settings.seed)
+
+
+def seed_noise_note(seed: int, out: str | Path, confirmed: Confirmation | None = None) -> str:
+    """What the model's new-run interval holds: every trial trains with one seed (common random
     numbers, so mixtures are compared on the same noise), so the model never sees the spread
-    between seeds (bench/results/tune_default.md: fresh seeds fell outside 4 of 9 times)."""
-    return (f"every trial trained with seed {seed}: the new-run interval holds the model's "
-            f"noise, not the spread between seeds; measure that with "
-            f"`admire evaluate {out} --mixture recommended --seeds 3`")
+    between seeds; the confirmation's interval does (:mod:`admire.app.confirm`)."""
+    interval = None if confirmed is None else confirmed.run_interval()
+    if confirmed is None or interval is None:
+        return (f"every trial trained with seed {seed}: the new-run interval holds the model's "
+                f"noise, not the spread between seeds; measure that with "
+                f"`admire evaluate {out} --mixture recommended --seeds 3`")
+    values = ", ".join(f"{confirmed.values[s]:.4g} (seed {s})" for s in confirmed.values)
+    return (f"confirmed at {confirmed.rung}: {values}; mean {confirmed.mean:.4g}, seed sd "
+            f"{confirmed.sd:.2g}; one new run with any seed: [{interval[0]:.4g}, "
+            f"{interval[1]:.4g}] (90%, Student t over these {confirmed.n} runs). The model's "
+            f"interval above is for another seed-{seed} run")
 
 
 def summary_lines(result: TuneResult) -> list[str]:
@@ -275,7 +312,7 @@ def summary_lines(result: TuneResult) -> list[str]:
              f"{study.spent():.2f} target-rung runs spent, {result.wall_s:.0f}s wall",
              "recommendation: " + recommendation_text(result.recommendation)]
     if result.recommendation is not None:
-        if result.recommendation.run_lower90 is not None:
+        if result.recommendation.run_lower90 is not None or result.confirmation is not None:
             lines.append(result.seed_noise)
         lines.append(pd.Series(result.recommendation.mixture).round(4).to_string())
     for ref in reference_results(study):

@@ -74,6 +74,10 @@ class StudyTable(_Table):
     # Trained at the target rung at the start of a live study and reported beside the
     # recommendation; None: uniform and natural (token-proportional) in `admire tune`.
     references: list[Reference] | None = None
+    # `admire tune` trains its recommendation at the target with this many fresh seeds once the
+    # budget is spent (outside it, like `admire evaluate`), so the answer comes with the spread
+    # between seeds that one-seed trials never show (admire.app.confirm). 0: no confirmation.
+    confirm_seeds: int = Field(2, ge=0)
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> StudyTable:
@@ -96,6 +100,7 @@ class StudyConfig:
     seed: int = 0
     proxy: Mapping[str, Any] = field(default_factory=dict)
     references: tuple[Reference, ...] | None = None
+    confirm_seeds: int = 2  # fresh-seed target runs of the recommendation after a live study
     warm_start: tuple[WarmStartConfig, ...] = ()  # earlier studies to start from
     # Several objectives ((metric, minimize) each; ``objective`` is the first) and outcome
     # constraints; empty for a single-objective study (admire.schema.objectives).
@@ -194,6 +199,7 @@ def config_from_dict(data: Mapping[str, Any], *, base_dir: Path | None = None,
                          seed=study.seed, proxy=dict(proxy),
                          references=None if study.references is None
                          else tuple(study.references),
+                         confirm_seeds=study.confirm_seeds,
                          warm_start=warm_start_tables(data["warm_start"], base_dir=base_dir,
                                                       where=_where(where, ("warm_start",)))
                          if "warm_start" in data else (),
@@ -246,7 +252,7 @@ def proxy_seed(config: StudyConfig, where: str = "proxy") -> int:
 def config_to_dict(config: StudyConfig) -> dict[str, Any]:
     """The TOML-shaped dict that :func:`config_from_dict` reads back."""
     study = {"name": config.name, "mode": config.mode, "max_parallel": config.max_parallel,
-             "seed": config.seed}
+             "seed": config.seed, "confirm_seeds": config.confirm_seeds}
     if config.budget is not None:
         study["budget"] = config.budget
     if config.max_trials is not None:

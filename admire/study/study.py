@@ -347,7 +347,8 @@ class Study:
         everywhere at once; what defines the study (domains, objective, ladder, proxy) must
         not change (an error names the field). Returns what changed."""
         check_same_study(self.config, config)
-        changed = [f for f in ("budget", "max_trials", "max_parallel", "policy", "seed")
+        changed = [f for f in ("budget", "max_trials", "max_parallel", "policy", "seed",
+                                  "confirm_seeds")
                    if getattr(self.config, f) != getattr(config, f)]
         self.config = config
         self.budget = self.budget.with_limits(config.budget, config.max_trials)

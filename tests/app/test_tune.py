@@ -80,7 +80,8 @@ def test_an_existing_study_is_not_overwritten_without_resume(tmp_path, cache):
 
 @pytest.mark.slow
 def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, cluster):
-    config = write_study(tmp_path, cache, max_trials=4, code_max_epochs=0.15)
+    config = write_study(tmp_path, cache, max_trials=4, code_max_epochs=0.15,
+                         confirm_seeds=None)  # admire's default: confirmed with 2 fresh seeds
     out = tmp_path / "out"
     result = runner.invoke(app, ["tune", str(config), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -100,15 +101,29 @@ def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, clu
     assert rec["recommendation"]["rung"] == "r1"
     assert sum(rec["recommendation"]["mixture"].values()) == pytest.approx(1.0)
     assert rec["stop_reason"] == "max_trials reached (4)" and rec["failures"] == []
-    # one seed for every trial (the study's, no [proxy] seed here), said where intervals are
-    assert rec["trial_seed"] == Study.load(out).config.seed
-    assert f"admire evaluate {out} --mixture recommended" in rec["seed_noise"]
-    shown_note = "every trial trained with seed" in result.output
-    assert shown_note == (rec["recommendation"]["run_lower90"] is not None)
+    # one seed for every trial (the study's, no [proxy] seed here); the recommendation is then
+    # trained at the target with fresh seeds 1 and 2, outside the study and its budget
+    assert rec["trial_seed"] == Study.load(out).config.seed == 0
+    assert len(table) == 4  # not in the runs table
+    evaluations = json.loads((out / "evaluations.json").read_text())["evaluations"]
+    assert sorted((e["name"], e["rung"], e["seed"]) for e in evaluations) == [
+        ("recommended", "r1", 1), ("recommended", "r1", 2)]
+    assert all(e["weights"] == pytest.approx(rec["recommendation"]["mixture"])
+               for e in evaluations)
+    confirmed = rec["confirmation"]
+    fresh = {str(e["seed"]): e["value"] for e in evaluations}
+    assert {k: v for k, v in confirmed["values"].items() if k != "0"} == fresh
+    mixture = rec["recommendation"]["mixture"]
+    same = np.all([np.isclose(table[f"w:{d}"], w, atol=1e-6) for d, w in mixture.items()], 0)
+    own = table[(table[runs.RUNG] == "r1") & same]
+    assert ("0" in confirmed["values"]) == (len(own) > 0)
+    assert confirmed["run_lower90"] < confirmed["mean"] < confirmed["run_upper90"]
+    assert "confirmed at r1" in rec["seed_noise"] and "confirmed at r1" in result.output
     for plot in PLOTS:
         assert (out / plot).stat().st_size > 1000
     shown = runner.invoke(app, ["recommend", str(out)])
     assert shown.exit_code == 0 and "recommended mixture at r1" in shown.output
+    assert "confirmed at r1" in shown.output  # the fresh seeds, read from evaluations.json
 
 
 @pytest.mark.slow

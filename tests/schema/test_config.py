@@ -29,6 +29,7 @@ def test_valid_config_loads(tmp_path):
     assert config.policy.name == "kg" and config.policy.options.caution == 1.0
     assert config.ladder.target.name == "b" and config.ladder.rungs[0].fidelity == 0.25
     assert config.space().upper == (0.8, 1.0, 0.5)
+    assert config.confirm_seeds == 2  # admire tune confirms its answer with 2 fresh seeds
     import tomli_w
 
     path = tmp_path / "c.toml"
@@ -59,6 +60,9 @@ CASES = [
     (["study", "budget"], True, "study.budget"),
     (["study", "max_parallel"], 0, "study.max_parallel"),
     (["study", "seed"], 1.5, "study.seed"),
+    (["study", "confirm_seeds"], -1, "study.confirm_seeds: Input should be greater than or "
+                                     "equal to 0, got -1"),
+    (["study", "confirm_seeds"], 1.5, "study.confirm_seeds"),
     (["study", "bogus"], 1, "study.bogus: unknown field; allowed: ['budget'"),
     (["objective", "metric"], DELETE, "objective.metric: missing field"),
     (["objective", "minimize"], "yes", "objective.minimize"),
