@@ -83,9 +83,8 @@ def loop_overhead(tmp: Path, n: int) -> dict:
     from admire.app.tune import tune
 
     text = CONFIG.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^budget = .*$", "# budget", text)
     text = text.replace("max_trials = 40", f"max_trials = {n}")
-    text = text.replace("[study]\n", "[study]\nconfirm_seeds = 0\n")  # the loop alone
+    text = re.sub(r"(?m)^confirm_seeds = .*$", "confirm_seeds = 0", text)  # the loop alone
     text = text.replace('path = "../fidelities/cpu-tiny.toml"',
                         f'path = "{REPO / "fidelities" / "cpu-tiny.toml"}"')
     config = tmp / "loop.toml"
@@ -230,8 +229,7 @@ def git_state() -> dict:
                               ).stdout.strip()
 
     return {"head": git("rev-parse", "--short", "HEAD"),
-            "modified": [line[3:] for line in git("status", "--porcelain", "--",
-                                                   "admire").splitlines()]}
+            "modified": git("diff", "--name-only", "HEAD", "--", "admire").splitlines()}
 
 
 def markdown(result: dict) -> str:

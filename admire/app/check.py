@@ -78,6 +78,9 @@ def summary_lines(checked: CheckedConfig) -> list[str]:
               "the ladder's cost units)")
     trials = "no limit" if c.max_trials is None else str(c.max_trials)
     lines.append(f"budget: {budget}; max trials {trials}; {c.max_parallel} in parallel")
+    lines.append("then, outside the budget: " + (
+        f"the recommendation trained at {target.name!r} with {c.confirm_seeds} fresh seed(s)"
+        if c.confirm_seeds else "no confirmation (confirm_seeds = 0)"))
     lines.append(f"training tokens per trial at most: {checked.trial_tokens:,}")
     return lines
 

@@ -8,7 +8,8 @@ through the one loop with Ray actors as the evaluator: ``max_parallel`` trials i
 proposals aware of the running ones, the study saved after every start and every result (each
 file atomically), so a crash loses at most the trials in flight. ``resume`` reloads the study,
 applies a changed budget or policy everywhere at once, and re-runs, once, the trials that were
-running when the process died.
+running when the process died. Once the loop stops, the recommendation is trained at the target
+with ``[study] confirm_seeds`` fresh seeds on the same actor pool (:mod:`admire.app.confirm`).
 """
 
 from __future__ import annotations

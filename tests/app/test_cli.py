@@ -74,6 +74,8 @@ def test_check_prints_a_summary_of_a_valid_config():
     assert "policy: screen-confirm" in out
     assert "budget: 7 target-rung runs (about 560 in the ladder's cost units)" in out
     assert "training tokens per trial at most: 262,144" in out
+    assert ("then, outside the budget: the recommendation trained at 'base-2M' with 2 fresh "
+            "seed(s)") in out.replace("\n", " ")
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
