@@ -141,6 +141,14 @@ def smooth_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
     return {"objective": value}, 0.05
 
 
+def seed_noise_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
+    """No training: :func:`smooth_work` plus a fixed deviation per (seed, mixture), up to
+    +-0.01, like the spread between seeds of a real run."""
+    metrics, cost = smooth_work(corpora, request, device)
+    bump = (request.seed * 7919 + round(request.mixture["math"] * 1000)) % 11 - 5
+    return {"objective": metrics["objective"] + 0.002 * bump}, cost
+
+
 def slow_first_work(corpora, request, device) -> tuple[Mapping[str, float], float]:
     """Trial 0 takes a minute (so it can be killed mid-trial); the others train for real."""
     from admire.evaluators.ray.worker import train_trial

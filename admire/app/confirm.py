@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,33 @@ class Confirmation:
                 "run_upper90": None if interval is None else interval[1],
                 "interval": "90% for one new run with any seed: Student t over these runs "
                             "(n - 1 degrees of freedom), no model in it"}
+
+
+def pooled_seed_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int] | None:
+    """The spread between seeds of one mixture, pooled over every mixture with two runs or
+    more (each about its own mean, so mixtures' levels do not count), with its degrees of
+    freedom; None without a replicate."""
+    squares, df = 0.0, 0
+    for values in groups:
+        if len(values) > 1:
+            mean = statistics.fmean(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            df += len(values) - 1
+    return (math.sqrt(squares / df), df) if df else None
+
+
+def with_seed_noise(lower: float, upper: float, seed_sd: float, df: int
+                    ) -> tuple[float, float]:
+    """The model's 90% interval for another run with the study's seed, widened to one for a
+    run with any seed: the model's variance plus the measured seed variance (a fresh seed's
+    noise is independent of the study seed's, which the model partly learned as signal).
+    Student t's quantile with Welch-Satterthwaite's degrees of freedom: only the seed part is
+    estimated, on ``df``."""
+    centre, model_sd = (lower + upper) / 2, (upper - lower) / (2 * stats.norm.ppf(0.5 + LEVEL / 2))
+    variance = model_sd ** 2 + seed_sd ** 2
+    effective_df = math.inf if seed_sd == 0 else variance ** 2 / (seed_sd ** 4 / df)
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, effective_df)) * math.sqrt(variance)
+    return centre - half, centre + half
 
 
 def fresh_seeds(study_seed: int, n: int) -> list[int]:

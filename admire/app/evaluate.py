@@ -7,7 +7,9 @@ that seed's noise. Here each mixture is trained at a rung (default: the target) 
 study never used, ``seed + 1 .. seed + N``, with the study's own proxy settings on the Ray actor
 pool ``admire tune`` uses, and compared seed by seed. Results are added to
 ``DIR/evaluations.json`` (:mod:`admire.app.evaluations`), never to the study's experiment or
-budget.
+budget. At the target the fresh runs check the study's 90% interval for a new run twice: the
+model's (another run with the study's seed), and that interval widened by the seed spread
+measured on the other mixtures' replicates (a run with any seed).
 
 A mixture is ``recommended``, ``uniform``, ``natural`` or any reference of the study by name,
 ``domain=weight,...``, a JSON object ``{"domain": weight}`` or a JSON file holding one (or a
@@ -28,13 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from admire.app.confirm import fresh_seeds
+from admire.app.confirm import fresh_seeds, study_value
 from admire.app.evaluations import (
+    ANY_SEED_INTERVAL,
     Evaluation,
     IntervalCheck,
     MixtureResult,
     PairedDifference,
+    any_seed_checks,
     coverage_line,
+    grouped,
     interval_checks,
     load_evaluations,
     paired_differences,
@@ -175,6 +180,7 @@ class EvaluateResult:
     wall_s: float
     path: Path
     interval_checks: list[IntervalCheck]
+    any_seed_checks: list[IntervalCheck]
 
 
 def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
@@ -233,7 +239,9 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
     checks = (interval_checks(results, lambda w: study.predict(
         np.array([w[d] for d in study.space.domains])))
         if level.name == study.ladder.target.name and study.n_completed else [])
-    record_interval_checks(directory, checks)
+    seed_checks = any_seed_checks(checks, results, target_replicates(
+        directory, study, settings.seed)) if checks else []
+    record_interval_checks(directory, checks, seed_checks)
     if len(study.runs):
         from admire.app.study_plots import PLOTS, plot_objective_vs_cost
 
@@ -243,7 +251,25 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
                           paired_differences(results, config.objective.minimize),
                           len(todo) - len(failures), len(mixtures) * len(seeds) - len(todo),
                           failures, time.monotonic() - t0, directory / "evaluations.json",
-                          checks)
+                          checks, seed_checks)
+
+
+def target_replicates(directory: Path, study: Any, study_seed: int
+                      ) -> dict[tuple[float, ...], list[float]]:
+    """Every mixture's runs at the target: its fresh seeds in ``evaluations.json`` and the
+    study's own run (seed ``study_seed``), where it has one: what the seed spread is
+    measured on."""
+    from admire.schema import runs
+
+    target = study.ladder.target.name
+    column = runs.METRIC_PREFIX + study.metric
+    out = {}
+    for r in grouped(load_evaluations(directory)):
+        if r.rung == target:
+            values = {s: v for s, v in r.values.items() if s != study_seed}
+            own = study_value(study.runs, column, target, r.weights)
+            out[weights_key(r.weights)] = [*values.values(), *([] if own is None else [own])]
+    return out
 
 
 def _train(study: Any, settings: Any, built: tuple, jobs: list[tuple[NamedMixture, int]],
@@ -345,9 +371,10 @@ def report(result: EvaluateResult) -> list[Any]:
     out += [f"{r.name}: {result.metric} {mean_sd(r)} over {len(r.values)} seed(s)"
             for r in result.results]
     out += [verdict(d) for d in result.differences]
-    coverage = coverage_line(result.interval_checks)
-    if coverage:
-        out.append(coverage)
+    for coverage in (coverage_line(result.interval_checks),
+                     coverage_line(result.any_seed_checks, ANY_SEED_INTERVAL)):
+        if coverage:
+            out.append(coverage)
     out += [f"failed: {f}" for f in result.failures]
     out.append(f"wrote {result.path} (not part of the study's experiment or budget)")
     return out

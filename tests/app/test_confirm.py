@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from admire.app.confirm import Confirmation, confirmation, fresh_seeds, study_value
+from admire.app.confirm import (
+    Confirmation,
+    confirmation,
+    fresh_seeds,
+    pooled_seed_sd,
+    study_value,
+    with_seed_noise,
+)
 from admire.schema import runs
 
 
@@ -47,3 +54,32 @@ def test_the_studys_own_run_joins_the_fresh_ones_only_for_the_same_mixture_and_r
     assert c.values == {0: 2.5, 1: 2.6, 2: 2.7} and c.study_seed == 0
     assert confirmation("r1", {1: 2.6}, 0, own=None).study_seed is None
     assert fresh_seeds(5, 2) == [6, 7]
+
+
+def test_the_seed_sd_is_pooled_within_mixtures_so_their_levels_do_not_count():
+    assert pooled_seed_sd([[2.0]]) is None  # no replicate, no spread
+    sd, df = pooled_seed_sd([[1.0, 1.2], [5.0, 5.4, 5.2], [9.0]])
+    # squares about each mixture's own mean: 0.02 + 0.08 over 1 + 2 degrees of freedom
+    assert df == 3 and sd == pytest.approx(np.sqrt(0.10 / 3))
+
+
+def test_the_widened_interval_covers_a_fresh_seed_where_the_models_alone_does_not():
+    # the model's interval for another study-seed run is exactly right for that run; a run
+    # with a fresh seed adds its own noise, measured from replicates of other mixtures
+    lower, upper = with_seed_noise(1.0, 3.0, seed_sd=0.0, df=10**6)
+    assert (lower, upper) == pytest.approx((1.0, 3.0), abs=1e-5)  # nothing to add
+    rng = np.random.default_rng(1)
+    model_sd, seed_sd, z = 0.05, 0.1, stats.norm.ppf(0.95)
+    inside_model = inside_widened = 0
+    trials = 4000
+    for _ in range(trials):
+        centre = rng.normal(0.0, model_sd)  # the model's error for the study seed's run
+        fresh = rng.normal(0.0, seed_sd)  # the fresh seed's own deviation
+        replicates = rng.normal(0.0, seed_sd, size=(3, 2)) + [[0.0], [1.0], [2.0]]
+        sd, df = pooled_seed_sd(replicates.tolist())
+        lo, hi = centre - z * model_sd, centre + z * model_sd
+        inside_model += lo <= fresh <= hi
+        wlo, whi = with_seed_noise(lo, hi, sd, df)
+        inside_widened += wlo <= fresh <= whi
+    assert inside_model / trials < 0.6
+    assert inside_widened / trials == pytest.approx(0.90, abs=0.02)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import make_config
-from live_helpers import embedded_ray, smooth_work, write_study
+from live_helpers import embedded_ray, seed_noise_work, smooth_work, write_study
 from typer.testing import CliRunner
 
 from admire.app.cli import app
@@ -139,15 +139,26 @@ def test_evaluate_at_the_target_checks_the_studys_intervals(tmp_path, cache):
     out = tmp_path / "out"
     with embedded_ray():
         tune(config, out, work=smooth_work)
-        result = evaluate(out, ["recommended", "uniform"], 2, work=smooth_work)
+        result = evaluate(out, ["recommended", "uniform", "pure-math:math=1"], 2,
+                          work=seed_noise_work)
     study = Study.load(out)
-    assert result.target and [c.name for c in result.interval_checks] == ["recommended",
-                                                                          "uniform"]
+    assert result.target and [c.name for c in result.interval_checks] == [
+        "recommended", "uniform", "pure-math"]
     uniform = study.predict(np.array([1 / 3] * 3))
     check = result.interval_checks[1]
     assert (check.lower, check.upper) == (uniform.run_lower90, uniform.run_upper90)
     assert len(check.values) == 2 and check.lower < check.upper
     saved = json.loads((out / "evaluations.json").read_text())["interval_check"]
-    assert saved["runs"] == 4 and saved["inside"] == sum(c.inside for c in result.interval_checks)
+    assert saved["runs"] == 6 and saved["inside"] == sum(c.inside for c in result.interval_checks)
     assert any(str(line).startswith("live check of the study's 90% intervals")
+               for line in report(result))
+    # fresh seeds spread the runs, so the other mixture's spread widens each interval to any seed
+    widened = {c.name: c for c in result.any_seed_checks}
+    assert set(widened) == {"recommended", "uniform", "pure-math"}
+    for c in result.interval_checks:
+        assert widened[c.name].lower < c.lower and widened[c.name].upper > c.upper
+        assert widened[c.name].values == c.values
+    any_seed = json.loads((out / "evaluations.json").read_text())["interval_check_any_seed"]
+    assert any_seed["runs"] == 6 and any_seed["inside"] >= saved["inside"]
+    assert any(str(line).startswith("live check of the same widened by the seed spread")
                for line in report(result))

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from helpers import make_config, score
 
-from admire.app.evaluations import MixtureResult, coverage_line, interval_checks
+from admire.app.evaluations import (
+    ANY_SEED_INTERVAL,
+    IntervalCheck,
+    MixtureResult,
+    any_seed_checks,
+    coverage_line,
+    interval_checks,
+    weights_key,
+)
 from admire.study import Study
 from admire.study.loop import run_function
 
@@ -32,3 +41,25 @@ def test_fresh_runs_are_counted_against_the_studys_new_run_interval():
     assert coverage_line([]) is None
     # a policy without a model has no interval to check
     assert interval_checks(results, lambda w: None) == []
+
+
+def test_any_seed_checks_widen_by_the_other_mixtures_seed_spread_never_their_own():
+    a, b, c = ({"x": 1.0, "y": 0.0}, {"x": 0.5, "y": 0.5}, {"x": 0.0, "y": 1.0})
+    results = [MixtureResult("a", a, "t", {1: 2.0, 2: 2.9}),
+               MixtureResult("b", b, "t", {1: 3.0, 2: 3.1}),
+               MixtureResult("c", c, "t", {1: 4.0})]
+    checks = [IntervalCheck(r.name, 1.9, 2.1, tuple(r.values.values())) for r in results]
+    replicates = {weights_key(a): [2.0, 2.9, 2.05], weights_key(b): [3.0, 3.1],
+                  weights_key(c): [4.0]}
+    widened = {w.name: w for w in any_seed_checks(checks, results, replicates)}
+    assert set(widened) == {"a", "b", "c"}
+    for w in widened.values():
+        assert w.lower < 1.9 and w.upper > 2.1 and w.lower + w.upper == pytest.approx(4.0)
+    # a's own wide spread widens b's and c's interval, never a's: a is measured on b alone
+    assert widened["a"].upper - widened["a"].lower < widened["b"].upper - widened["b"].lower
+    # with no replicate but its own, a mixture is not checked
+    only_a = {weights_key(a): [2.0, 2.9]}
+    assert [w.name for w in any_seed_checks(checks, results, only_a)] == ["b", "c"]
+    assert any_seed_checks(checks[:1], results, only_a) == []
+    line = coverage_line(list(widened.values()), ANY_SEED_INTERVAL)
+    assert line.startswith("live check of the same widened by the seed spread")
