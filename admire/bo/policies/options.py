@@ -95,6 +95,15 @@ class ScreenConfirmOptions(ModelOptions):
                                      "target mean, a cheap look before a target run), or not "
                                      "at all (and no start design: the earlier runs fit the "
                                      "model)")
+    target_design: int = Field(
+        0, ge=0, description="the study's first target runs at random mixtures (seeded; in a "
+                             "pool, random rows with a target value), not chosen for their "
+                             "promise: they show the model how the target differs from the "
+                             "cheap rungs away from the optimum, which the confirmations "
+                             "alone never do; more calibrated intervals away from the "
+                             "study's runs, at some regret (bench/results/"
+                             "calibration_design4.md, suite_b10_design.md); target runs "
+                             "already made, the references included, count")
 
 
 class ReuseOptions(ScreenConfirmOptions):

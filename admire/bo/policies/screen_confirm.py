@@ -13,6 +13,12 @@ improvement (``"ei"``). How much to screen:
   its price, up to ``proxy_share`` where it is nearly free. rho starts at
   ``prior_correlation`` and moves to the correlation observed over the mixtures run at both
   rungs as confirmations arrive (each observed pair counting as much as 1/5 of the prior).
+
+The first ``target_design`` target runs go to random mixtures instead (references count):
+confirmations cluster near the optimum, where the cheap rungs say little about how the target
+differs from them elsewhere, and a model fitted to them alone is overconfident at mixtures it
+never ran there. Four such runs raise held-out coverage (bench/results/calibration_design4.md)
+but cost regret across the suite (suite_b10_design.md), so the default is none.
 """
 
 from __future__ import annotations
@@ -94,6 +100,14 @@ class ScreenConfirm(ModelPolicy):
                 history.pending_rung < self.context.target]].sum())
         return spent < budget
 
+    def designing(self, history: History) -> bool:
+        """Whether the next target run is a design run: fewer than ``target_design`` target
+        runs made or in flight (whoever chose them: references count)."""
+        target = self.context.target
+        made = int((history.observations.rung == target).sum()
+                   + (history.pending_rung == target).sum())
+        return made < self.options.target_design
+
     def propose(self, history: History, n: int) -> list[Candidate]:
         return propose_sequentially(history, n, self.next)
 
@@ -107,6 +121,10 @@ class ScreenConfirm(ModelPolicy):
                                       fallback=self.options.screen == "share"))
             if screen is not None:
                 return screen
+        if self.designing(history):
+            design = self.start(history, rung=self.context.target, fallback=False)
+            if design is not None:
+                return design
         surrogate = self.model(history)
         weights, rungs, rows, mixtures = self.open_candidates(history, surrogate,
                                                               target_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warm_studies
-from helpers import make_config
+from helpers import make_config, make_pool, score
 from warm_studies import NEW, new_score, warm_config
 
 from admire.bo.candidates import CandidatePool
@@ -56,3 +56,42 @@ def test_prior_screens_change_nothing_without_earlier_runs():
     first = studies[0].runs[["rung"]].assign(w=studies[0].runs["w:d0"])
     for study in studies[1:]:
         assert study.runs[["rung"]].assign(w=study.runs["w:d0"]).equals(first)
+
+
+def target_runs(study: Study) -> np.ndarray:
+    runs = study.runs[study.runs["rung"] == "large"]
+    return runs[[c for c in runs.columns if c.startswith("w:")]].to_numpy()
+
+
+@pytest.mark.parametrize("mode", ["continuous", "pool"])
+def test_target_design_spends_the_first_target_runs_on_seeded_random_mixtures(mode):
+    pool = make_pool(20) if mode == "pool" else None
+
+    def study(design: int, seed: int = 0) -> Study:
+        return Study(make_config(policy="screen-confirm", mode=mode, budget=4.0, seed=seed,
+                                 target_design=design), pool=pool)
+
+    designed, again, plain, other_seed = study(2), study(2), study(0), study(2, seed=1)
+    for each in (designed, again, plain, other_seed):
+        run_function(each, score, trials=8)
+    first = target_runs(designed)
+    assert len(first) >= 3 and len(target_runs(plain)) >= 3
+    np.testing.assert_array_equal(first, target_runs(again))  # seeded
+    assert not np.allclose(first[:2], target_runs(other_seed)[:2])
+    # the model's confirmations go where the score is best (d0 = 0.6); the design does not
+    model_pick = np.abs(target_runs(plain)[:2, 0] - 0.6).mean()
+    assert np.abs(first[:2, 0] - 0.6).mean() > model_pick
+
+
+def test_target_runs_already_made_count_toward_the_design():
+    """Two references at the target: a design of two adds nothing, so the study proposes
+    exactly what it would without one."""
+    studies = [Study(make_config(policy="screen-confirm", budget=4.0, target_design=design))
+               for design in (2, 0)]
+    for study in studies:
+        for name, mixture in (("uniform", [1 / 3] * 3), ("corner", [0.8, 0.1, 0.1])):
+            index = study.attach(np.array(mixture), "large", reference=name)
+            study.complete(index, *score(study.proposal_of(index).mixture, "large"))
+        run_function(study, score, trials=6)
+    np.testing.assert_array_equal(target_runs(studies[0]), target_runs(studies[1]))
+    assert studies[0].runs["rung"].tolist() == studies[1].runs["rung"].tolist()
