@@ -91,10 +91,34 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
             curve.append((study.spent(), problem.regret(index)))
 
     run(study, problem.evaluator(), on_event=score)
-    oriented = -problem.target_values if minimize else problem.target_values
     return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
             "n_prior": 0 if study.prior is None else study.prior.n,
-            "spread": float(oriented.max() - np.median(oriented))}
+            "spread": regret_scale(problem, minimize)}
+
+
+def regret_scale(problem: ReplayProblem, minimize: bool) -> float:
+    """The pool's best target value minus its median one: what a regret is measured against."""
+    oriented = -problem.target_values if minimize else problem.target_values
+    return float(oriented.max() - np.median(oriented))
+
+
+def backfill_spread(summary: dict[str, Any]) -> None:
+    """Regret scales for a synthetic run saved before they were recorded: the stages are
+    regenerated from the same spec and seeds (the same tables, so the same scales)."""
+    if summary.get("table", "synthetic") != "synthetic":
+        return
+    spec = SyntheticSpec(k=summary["k"], rows_per_rung=tuple(summary["rows_per_rung"]))
+    scales: dict[int, dict[str, float]] = {}
+    for stage_name, methods in summary["stages"].items():
+        for m in methods.values():
+            if all(v is not None for v in m.get("spread", [None])):
+                continue
+            for seed in m["seeds"]:
+                if seed not in scales:
+                    scales[seed] = {stage.name: regret_scale(ReplayProblem.from_table(
+                        stage.table, OBJECTIVE, minimize=True), True)
+                        for stage in split_add_scenario(spec, seed)}
+            m["spread"] = [scales[seed][stage_name] for seed in m["seeds"]]
 
 
 def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
@@ -169,6 +193,7 @@ def markdown(summary: dict[str, Any], command: str, wall: float,
                 f"{m['mean_final_regret']:.4f} | {np.median(m['seconds']):.1f} |")
     lines += ["", "paired with scratch (same seed and pool; never = infinitely late): "
               + "; ".join(paired(summary)) + "."]
+    lines += within_tolerance(summary)
     spreads = {stage: [v for v in next(iter(methods.values())).get("spread", []) if v is not None]
                for stage, methods in summary["stages"].items()}
     if all(spreads.values()):
@@ -176,6 +201,37 @@ def markdown(summary: dict[str, Any], command: str, wall: float,
                   "value, median over seeds: " + ", ".join(
                       f"{stage} {np.median(v):.4f}" for stage, v in spreads.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+TOLERANCES = (0.05, 0.10)  # shares of the regret scale that count as reaching the best
+
+
+def within_tolerance(summary: dict[str, Any]) -> list[str]:
+    """Cost to the best when "the best" is any mixture within a share of the regret scale of
+    it: whether the savings hinge on singling out one mixture among near-ties."""
+    if not all(v is not None for methods in summary["stages"].values()
+               for m in methods.values() for v in m.get("spread", [None])):
+        return []
+    head = " | ".join(f"within {100 * t:.0f}%: median cost (reached) | saving" for t in TOLERANCES)
+    lines = ["", "Within a tolerance of the best (regret <= a share of the regret scale, the "
+             "pool's best minus median target value, from then to the end):", "",
+             f"| stage | method | {head} |", "|---|---|" + "---|---|" * len(TOLERANCES)]
+    for stage, methods in summary["stages"].items():
+        costs = {name: [[cost_to_best(curve, t * spread) for curve, spread
+                         in zip(m["curves"], m["spread"], strict=True)] for t in TOLERANCES]
+                 for name, m in methods.items()}
+        for name, per_tolerance in costs.items():
+            cells = []
+            for i, values in enumerate(per_tolerance):
+                mine = median(values)
+                base = median(costs["scratch"][i]) if "scratch" in costs else None
+                saving = ("-" if mine is None or base is None or name == "scratch"
+                          else f"{100 * (1 - mine / base):.0f}%")
+                reached = sum(v is not None for v in values)
+                cells.append(f"{'never' if mine is None else f'{mine:.2f}'} ({reached}/"
+                             f"{len(values)}) | {saving}")
+            lines.append(f"| {stage} | {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def paired(summary: dict[str, Any]) -> list[str]:
@@ -283,6 +339,7 @@ def main() -> None:
         stem, _ = labels(args.table, args.objective, arms)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
+        backfill_spread(summary)
         _, title = labels(args.table, summary.get("objective", args.objective), arms)
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))

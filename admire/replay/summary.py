@@ -24,12 +24,13 @@ def regret_at(curve: Curve, cost: float) -> float | None:
     return value
 
 
-def cost_to_best(curve: Curve) -> float | None:
-    """Cost from which the recommendation is the best mixture and stays so to the end."""
-    if not curve or curve[-1][1] > BEST_TOL:
+def cost_to_best(curve: Curve, tolerance: float = BEST_TOL) -> float | None:
+    """Cost from which the recommendation is the best mixture (within ``tolerance`` of its
+    value) and stays so to the end."""
+    if not curve or curve[-1][1] > tolerance:
         return None
     j = len(curve) - 1
-    while j > 0 and curve[j - 1][1] <= BEST_TOL:
+    while j > 0 and curve[j - 1][1] <= tolerance:
         j -= 1
     return curve[j][0]
 

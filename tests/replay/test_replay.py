@@ -25,6 +25,10 @@ def test_curve_metrics():
     assert regret_at(curve, 2.5) == 0.003 and regret_at(curve, 0.1) is None
     assert cost_to_best(curve[:3]) is None
     assert median([1.0, None, 3.0]) == 3.0 and median([None, None, 1.0]) is None
+    # within a tolerance, a near-tie counts as the best: from 1.0 on here, not 3.0
+    assert cost_to_best(curve, tolerance=0.005) == 1.0
+    assert cost_to_best(curve[:3], tolerance=0.005) == 1.0
+    assert cost_to_best(curve, tolerance=0.001) == 3.0
 
 
 @pytest.fixture(scope="module")
