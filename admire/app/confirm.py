@@ -55,11 +55,7 @@ class Confirmation:
 
     def run_interval(self) -> tuple[float, float] | None:
         """90% prediction interval for one new run with any seed (None below two runs)."""
-        if self.n < 2:
-            return None
-        t = float(stats.t.ppf(0.5 + LEVEL / 2, self.n - 1))
-        half = t * self.sd * math.sqrt(1 + 1 / self.n)
-        return self.mean - half, self.mean + half
+        return run_interval(list(self.values.values()))
 
     def to_dict(self) -> dict[str, Any]:
         interval = self.run_interval()
@@ -71,6 +67,17 @@ class Confirmation:
                 "run_upper90": None if interval is None else interval[1],
                 "interval": "90% for one new run with any seed: Student t over these runs "
                             "(n - 1 degrees of freedom), no model in it"}
+
+
+def run_interval(values: Sequence[float]) -> tuple[float, float] | None:
+    """Student t's 90% prediction interval for one more run of a mixture, from its runs with
+    different seeds (None below two)."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
+    return mean - half, mean + half
 
 
 def pooled_seed_sd(groups: Iterable[Sequence[float]]) -> tuple[float, int] | None:

@@ -245,7 +245,8 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
     if len(study.runs):
         from admire.app.study_plots import PLOTS, plot_objective_vs_cost
 
-        plot_objective_vs_cost(study, directory / PLOTS[0], rec() if study.n_completed else None)
+        plot_objective_vs_cost(study, directory / PLOTS[0],
+                               rec() if study.n_completed else None, study_seed=settings.seed)
     return EvaluateResult(config.name, study.metric, config.objective.minimize, level.name,
                           level.name == study.ladder.target.name, settings.seed, seeds, results,
                           paired_differences(results, config.objective.minimize),

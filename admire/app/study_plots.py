@@ -3,9 +3,11 @@
 Plots (matplotlib, headless), each readable alone: the objective of every completed run against
 the cost spent, one colour per rung, the best so far at the target, the reference mixtures'
 target values as labelled lines, the recommendation's prediction at the end (its new-run
-interval as the error bar) and mixtures retrained with ``admire evaluate``; the fidelity
-schedule (which rung the policy bought, in order); and the recommended mixture with its
-predicted value and both its intervals.
+interval as the error bar) and mixtures retrained afterwards (the tune's confirmation and
+``admire evaluate``'s runs, with the study's own run there: the interval a new run with any
+seed falls in, as ``admire tune`` prints it); the fidelity schedule (which rung the policy
+bought, in order); and the recommended mixture with its predicted value and both its
+intervals.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd  # noqa: E402
 from ax.core.trial_status import TrialStatus  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from admire.app.confirm import run_interval, study_value  # noqa: E402
 from admire.app.evaluations import MixtureResult, grouped, load_evaluations  # noqa: E402
 from admire.app.view import interval_text  # noqa: E402
 from admire.bo.policies.base import Recommendation  # noqa: E402
@@ -110,11 +113,13 @@ def _direction(study: Study) -> str:
 
 
 def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
-                             evaluations: list[MixtureResult] | None = None) -> Figure:
+                             evaluations: list[MixtureResult] | None = None,
+                             study_seed: int | None = None) -> Figure:
     """Every completed run against the cumulative cost when it finished, one colour per rung;
     the best so far at the target rung; the reference mixtures' target values as labelled
     horizontal lines; the recommendation (predicted, at the cost where the study ended, with its
-    interval as an error bar); and mixtures retrained afterwards (mean and seed sd)."""
+    interval as an error bar); and mixtures retrained afterwards with the study's own run
+    there (the one with ``study_seed``; mean and the interval for a new run with any seed)."""
     table = _ordered(study.runs)
     unit = study.budget.unit
     minimize = study.config.objective.minimize
@@ -162,7 +167,7 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
                     mfc="gold", capsize=5, lw=1.5, zorder=5,
                     label=f"recommended: predicted {rec.predicted:.4g}\n({what})")
     if evaluations:
-        _draw_evaluations(ax, evaluations, end)
+        _draw_evaluations(ax, evaluations, end, study, study_seed)
     ax.set_xlabel("cumulative cost (target-rung runs)")
     ax.set_ylabel(f"{study.metric} ({_direction(study)})")
     budget = "" if study.budget.total is None else f" of a {study.budget.total:g} budget"
@@ -176,28 +181,41 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
     return fig
 
 
-def _draw_evaluations(ax: Any, evaluations: list[MixtureResult], end: float) -> None:
-    """Retrained mixtures to the right of the study's end: they are not part of its spend."""
+def _draw_evaluations(ax: Any, evaluations: list[MixtureResult], end: float,
+                      study: Study, study_seed: int | None) -> None:
+    """Retrained mixtures to the right of the study's end (they are not part of its spend):
+    the mean of their fresh seeds and the study's own run there, with Student t's interval for
+    one new run with any seed, the one ``admire tune`` prints for its confirmation."""
     step = max(end, 1.0) * 0.05
+    column = runs.METRIC_PREFIX + study.metric
     ax.axvline(end, color="0.5", ls=":", lw=1,
                label="end of the study (retrained to its right,\nnot in its budget)")
     for j, result in enumerate(evaluations):
-        sd = result.sd
-        ax.errorbar([end + step * (j + 1)], [result.mean],
-                    yerr=None if np.isnan(sd) else [[sd], [sd]], fmt="o", ms=7, capsize=4,
-                    color=EVALUATION_COLOURS[j % len(EVALUATION_COLOURS)], mfc="white", mew=2,
-                    zorder=5, label=f"retrained: {result.name} at {result.rung}\n(mean ± sd over "
-                                    f"{len(result.values)} seeds)")
+        own = study_value(study.runs, column, result.rung, result.weights)
+        fresh = [v for s, v in result.values.items() if own is None or s != study_seed]
+        values = [*fresh, *([] if own is None else [own])]
+        mean, interval = float(np.mean(values)), run_interval(values)
+        study_run = "" if own is None else " and the study's run"
+        what = (f"mean of {len(values)} run (no interval)" if interval is None else
+                f"mean and 90% for a new run with any seed,\nStudent t over "
+                f"{len(fresh)} fresh seeds{study_run}")
+        ax.errorbar([end + step * (j + 1)], [mean],
+                    yerr=None if interval is None else [[mean - interval[0]],
+                                                        [interval[1] - mean]],
+                    fmt="o", ms=7, capsize=4, mfc="white", mew=2, zorder=5,
+                    color=EVALUATION_COLOURS[j % len(EVALUATION_COLOURS)],
+                    label=f"retrained: {result.name} at {result.rung}\n({what})")
     ax.set_xlim(right=end + step * (len(evaluations) + 1.5))
 
 
 def plot_objective_vs_cost(study: Study, path: Path, rec: Recommendation | None = None,
-                           evaluations: list[MixtureResult] | None = None) -> Path:
+                           evaluations: list[MixtureResult] | None = None,
+                           study_seed: int | None = None) -> Path:
     """Write :func:`objective_vs_cost_figure` (retrained mixtures read from ``evaluations.json``
     beside ``path`` unless given)."""
     if evaluations is None:
         evaluations = grouped(load_evaluations(path.parent))
-    return _save(objective_vs_cost_figure(study, rec, evaluations), path)
+    return _save(objective_vs_cost_figure(study, rec, evaluations, study_seed), path)
 
 
 def fidelity_schedule_figure(study: Study) -> Figure:
@@ -281,10 +299,12 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def write_plots(study: Study, rec: Recommendation | None, out: Path) -> list[Path]:
-    """The three plots of a study in ``out`` (only the mixture's while nothing has run)."""
+def write_plots(study: Study, rec: Recommendation | None, out: Path,
+                study_seed: int | None = None) -> list[Path]:
+    """The three plots of a study in ``out`` (only the mixture's while nothing has run);
+    ``study_seed``: the seed every trial trained with."""
     if not len(study.runs):
         return [plot_mixture(None, out / PLOTS[2])]
-    return [plot_objective_vs_cost(study, out / PLOTS[0], rec),
+    return [plot_objective_vs_cost(study, out / PLOTS[0], rec, study_seed=study_seed),
             plot_fidelity_schedule(study, out / PLOTS[1]),
             plot_mixture(rec, out / PLOTS[2], study.metric, study.space)]

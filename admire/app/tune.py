@@ -265,7 +265,7 @@ def tune(config_path: str | Path, out: str | Path, *, resume: bool = False,
                                            "seed_noise": seed_noise,
                                            "confirmation": None if confirmed is None
                                            else confirmed.to_dict()})
-    write_plots(study, rec, out)
+    write_plots(study, rec, out, settings.seed)
     return TuneResult(out, study, rec, stop, wall, seed_noise, confirmed)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import make_config, score
 
-from admire.app import study_plots
+from admire.app import confirm, study_plots
 from admire.app.evaluations import MixtureResult
 from admire.app.references import uniform_mixture
 from admire.bo.policies.base import Recommendation
@@ -72,13 +72,27 @@ def test_objective_vs_cost_shows_best_so_far_references_and_the_recommendation(s
 
 def test_recommendation_without_a_run_interval_draws_the_means_and_retrained_mixtures(study):
     rec = Recommendation(REC.mixture, 0.59, 0.57, 0.61, "large", 6)
-    retrained = [MixtureResult("uniform", {"d0": 1 / 3, "d1": 1 / 3, "d2": 1 / 3}, "large",
-                               {1: 0.50, 2: 0.52})]
-    fig = study_plots.objective_vs_cost_figure(study, rec, retrained)
+    uniform = study.proposal_of(study.references()["uniform"]).mixture
+    own = score(uniform, "large")[0]["score"]  # the study's run of it, with seed 0
+    retrained = [MixtureResult("uniform", uniform, "large", {0: own, 1: 0.50, 2: 0.52}),
+                 MixtureResult("never run", {"d0": 0.1, "d1": 0.1, "d2": 0.8}, "large",
+                               {1: 0.40})]
+    fig = study_plots.objective_vs_cost_figure(study, rec, retrained, study_seed=0)
     (ax,) = fig.axes
     shown = labels(ax)
     assert any("90% for the mean" in t for t in shown if t.startswith("recommended"))
-    assert any(t.startswith("retrained: uniform at large") and "2 seeds" in t for t in shown)
+    # the study's own run joins the fresh seeds (once: seed 0 retrained is the same run), and
+    # the bar is Student t's interval for a new run with any seed over the three
+    (label,) = [t for t in shown if t.startswith("retrained: uniform at large")]
+    assert "2 fresh seeds and the study's run" in label
+    (container,) = [c for c in ax.containers if c.get_label() == label]
+    (bars,) = container.lines[2]
+    values = [0.50, 0.52, own]
+    expected = confirm.run_interval(values)
+    assert np.allclose(bars.get_segments()[0][:, 1], expected)
+    assert container.lines[0].get_ydata()[0] == pytest.approx(np.mean(values))
+    assert any(t.startswith("retrained: never run at large") and "no interval" in t
+               for t in shown)
     plt.close(fig)
 
 
