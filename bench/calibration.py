@@ -21,6 +21,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,30 +42,60 @@ def conformal_scale(z: np.ndarray) -> float:
     return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90) if len(z) else 1.0
 
 
-def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
-    import torch
+@dataclass(frozen=True)
+class HeldOut:
+    """A replayed study run to its budget and the target mixtures it never ran at the target,
+    with their recorded target values (oriented for maximisation, like the model's)."""
 
-    torch.set_num_threads(1)
+    study: Any
+    problem: Any
+    replay: Any
+    target: int
+    mask: np.ndarray  # over replay.target_weights
+    weights: np.ndarray
+    truth: np.ndarray
+
+
+def held_out_study(name: str, spec: str, seed: int) -> HeldOut:
+    """Run policy ``spec`` on problem ``name`` with ``seed`` to the problem's budget."""
     import suite
 
-    from admire.bo import hyperparameters
     from admire.bo.policies.registry import parse_policy
     from admire.space import mixture_key
     from admire.study.loop import run
 
-    name, spec, seed = task
     problem = suite.all_problems()[name]
     replay = suite.replay_problem(name)
     study = replay.study(parse_policy(spec), seed=seed, budget=problem.budget)
     run(study, replay.evaluator())
-    history = study.history()
+    obs = study.history().observations
     target = len(study.ladder.rungs) - 1
-    surrogate = study.policy.model(history)
-    run_at_target = {mixture_key(w) for w in
-                     history.observations.weights[history.observations.rung == target]}
-    held_out = np.array([mixture_key(w) not in run_at_target for w in replay.target_weights])
-    weights = replay.target_weights[held_out]
-    truth = replay.target_values[held_out] * (-1.0 if replay.minimize else 1.0)
+    run_at_target = {mixture_key(w) for w in obs.weights[obs.rung == target]}
+    mask = np.array([mixture_key(w) not in run_at_target for w in replay.target_weights])
+    truth = replay.target_values[mask] * (-1.0 if replay.minimize else 1.0)
+    return HeldOut(study, problem, replay, target, mask, replay.target_weights[mask], truth)
+
+
+def write_results(name: str, data: dict[str, Any], lines: list[str]) -> None:
+    """NAME.json and NAME.md in bench/results, and the report on stdout."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1))
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+
+    from admire.bo import hyperparameters
+
+    name, spec, seed = task
+    case = held_out_study(name, spec, seed)
+    study, problem, replay, target = case.study, case.problem, case.replay, case.target
+    held_out, weights, truth = case.mask, case.weights, case.truth
+    surrogate = study.policy.model(study.history())
     mean, var_f = surrogate.predict(weights, target)
     _, var_y = surrogate.predict(weights, target, observation_noise=True)
     scale = surrogate.interval_scale(target)
@@ -275,10 +306,7 @@ def main() -> None:
     lines += ["", "A calibrated 90% interval covers 0.90; median |z| of a calibrated Gaussian is "
               "0.67.", *variant_lines(rows, args.problems.split(",")), "",
               f"Command: `{report['command']}`."]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.name, report, lines)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from calibration import PROBLEMS, RESULTS, Z90  # noqa: E402
+from calibration import PROBLEMS, RESULTS, Z90, held_out_study, write_results  # noqa: E402
 
 MODES = ("none", "rung", "cheapest")
 POWER_RANGE = (-3.0, 5.0)  # clip a power fitted on a handful of runs
@@ -115,25 +115,14 @@ def coverage(task: tuple[str, int]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    import suite
 
     from admire.bo.history import Observations
-    from admire.bo.policies.registry import parse_policy
-    from admire.space import mixture_key
-    from admire.study.loop import run
 
     name, seed = task
-    problem = suite.all_problems()[name]
-    replay = suite.replay_problem(name)
-    study = replay.study(parse_policy("mfbo"), seed=seed, budget=problem.budget)
-    run(study, replay.evaluator())
+    case = held_out_study(name, "mfbo", seed)
+    study, target, weights, truth = case.study, case.target, case.weights, case.truth
     obs = study.history().observations
-    target = len(study.ladder.rungs) - 1
-    run_at_target = {mixture_key(w) for w in obs.weights[obs.rung == target]}
-    held_out = np.array([mixture_key(w) not in run_at_target for w in replay.target_weights])
-    weights = replay.target_weights[held_out]
-    truth = replay.target_values[held_out] * (-1.0 if replay.minimize else 1.0)
-    out: dict[str, Any] = {"problem": name, "seed": seed, "held_out": int(held_out.sum()),
+    out: dict[str, Any] = {"problem": name, "seed": seed, "held_out": int(case.mask.sum()),
                            "target_runs": int((obs.rung == target).sum())}
     for mode in MODES:
         if mode == "none":
@@ -235,10 +224,7 @@ def main() -> None:
     lines = report(rows, problems, command)
     saved = {"rows": rows, "problems": problems, "seeds": args.seeds, "command": command,
              "machine": platform.platform(), "wall_seconds": time.time() - start}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(saved, indent=1))
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.name, saved, lines)
 
 
 if __name__ == "__main__":
