@@ -30,8 +30,11 @@ def test_tune_with_two_objectives_recommends_a_pareto_set(tmp_path, cache):
     path = write_study(tmp_path, cache, max_trials=4)
     text = path.read_text(encoding="utf-8")
     text = text.replace('[objective]\nmetric = "objective"\nminimize = true\n', OBJECTIVES)
-    text = text.replace('name = "kg"\ninitial_trials = 2', 'name = "mobo"')
-    text = text.replace("max_trials = 4", "max_trials = 4\nbudget = 3")
+    # The two reference runs at the target, one screen at r0, then one NEHVI pick at the
+    # target: a screen share this small is met by the one screen whatever the runs' timings,
+    # and a budget this large never binds (spend is measured seconds; max_trials stops it).
+    text = text.replace('name = "kg"\ninitial_trials = 2', 'name = "mobo"\nscreen_share = 0.001')
+    text = text.replace("max_trials = 4", "max_trials = 4\nbudget = 40")
     path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     with embedded_ray():
@@ -39,6 +42,7 @@ def test_tune_with_two_objectives_recommends_a_pareto_set(tmp_path, cache):
     study = Study.load(out)
     runs = study.runs
     assert study.n_completed == 4
+    assert sorted(runs["rung"]) == ["r0", "r1", "r1", "r1"]
     assert runs[["m:val_loss:math", "m:val_loss:code"]].notna().all().all()  # both recorded
     saved = json.loads((out / "recommendation.json").read_text(encoding="utf-8"))["pareto"]
     assert saved["objectives"] == ["val_loss:math", "val_loss:code"]
