@@ -193,6 +193,7 @@ def markdown(summary: dict[str, Any], command: str, wall: float,
                 f"{m['mean_final_regret']:.4f} | {np.median(m['seconds']):.1f} |")
     lines += ["", "paired with scratch (same seed and pool; never = infinitely late): "
               + "; ".join(paired(summary)) + "."]
+    lines += at_scratch_regret(summary)
     lines += within_tolerance(summary)
     spreads = {stage: [v for v in next(iter(methods.values())).get("spread", []) if v is not None]
                for stage, methods in summary["stages"].items()}
@@ -231,6 +232,44 @@ def within_tolerance(summary: dict[str, Any]) -> list[str]:
                 cells.append(f"{'never' if mine is None else f'{mine:.2f}'} ({reached}/"
                              f"{len(values)}) | {saving}")
             lines.append(f"| {stage} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def to_scratch_regret(methods: Mapping[str, Any]) -> dict[str, list[float | None]]:
+    """Per method and seed, the cost from which its recommendation is at least as good as
+    the scratch study's final one on that seed, and stays so (None: never): the compute each
+    needs for scratch's final regret. Scratch's own is when it got there for good."""
+    levels = [curve[-1][1] for curve in methods["scratch"]["curves"]]
+    return {name: [cost_to_best(curve, level) for curve, level
+                   in zip(m["curves"], levels, strict=True)] for name, m in methods.items()}
+
+
+def at_scratch_regret(summary: dict[str, Any]) -> list[str]:
+    """The issue's measure: compute to reach the final regret a study from scratch ends on,
+    seed by seed, reuse and warm against scratch."""
+    lines = ["", "At equal final regret (the level: the scratch study's final regret on the "
+             "same seed and pool; cost from which a method's recommendation is at least that "
+             "good for good; never = infinitely late; saving: 1 - median cost / scratch's; "
+             "paired: seeds where it needs less / more than scratch):", "",
+             "| stage | method | median cost to scratch's final regret (reached) | saving | "
+             "paired less / more |", "|---|---|---|---|---|"]
+    for stage, methods in summary["stages"].items():
+        if "scratch" not in methods:
+            continue
+        costs = to_scratch_regret(methods)
+        base = median(costs["scratch"])
+        inf = [np.inf if v is None else v for v in costs["scratch"]]
+        for name, values in costs.items():
+            mine = median(values)
+            saving = ("-" if mine is None or base is None or name == "scratch" or base == 0
+                      else f"{100 * (1 - mine / base):.0f}%")
+            ours = [np.inf if v is None else v for v in values]
+            less = sum(a < b for a, b in zip(ours, inf, strict=True))
+            more = sum(a > b for a, b in zip(ours, inf, strict=True))
+            reached = sum(v is not None for v in values)
+            lines.append(f"| {stage} | {name} | {'never' if mine is None else f'{mine:.2f}'} "
+                         f"({reached}/{len(values)}) | {saving} | "
+                         f"{'-' if name == 'scratch' else f'{less} / {more}'} |")
     return lines
 
 
