@@ -71,9 +71,9 @@ class Study:
         self.ax = AxRecord(experiment or new_experiment(
             config.name, self.space, self.ladder, self.metric, config.objective.minimize),
             self.metric)
-        self.trials = self._index_trials()
         self._table = (runs_table if runs_table is not None
                        else runs.empty_runs(self.space.domains, []))
+        self.trials = self._index_trials()
         self._new_rows: list[dict[str, Any]] = []  # appended since the table was last built
         self._run_ids = set(self._table[runs.RUN_ID])
         self._metric_names = runs.metrics(self._table)
@@ -88,9 +88,15 @@ class Study:
         return -1.0 if self.config.objective.minimize else 1.0
 
     def _index_trials(self) -> TrialIndex:
-        """The trial index, read once from the experiment (empty for a new study)."""
+        """The trial index, read once from the experiment (empty for a new study).
+
+        A completed trial's value and cost come from its runs-table row where it has one: Ax
+        saves its data through pandas' JSON at 10 decimal places, so a resumed study would
+        otherwise fit a model to rounded values and propose other mixtures than the study
+        that saved it (and a value under 5e-11 would read as 0)."""
         index = TrialIndex(self.space.k)
         values, costs = self.ax.values(), self.ax.values(COST_METRIC)
+        recorded = self._recorded_results()
         for i, trial in sorted(self.experiment.trials.items()):
             if trial.arm is None:
                 continue
@@ -98,7 +104,8 @@ class Study:
             index.add(i, weights, rung, self.ax.candidate(i))
             status = STATUS_OF.get(trial.status, ABANDONED)
             if status == COMPLETED and i in values:
-                index.complete(i, self.sign * values[i], self.budget.units(costs.get(i, 0.0)))
+                value, cost = recorded.get(self.run_id(i), (values[i], costs.get(i, 0.0)))
+                index.complete(i, self.sign * value, self.budget.units(cost))
             elif status != RUNNING:
                 index.end(i, FAILED if status == COMPLETED else status)
         return index
@@ -201,6 +208,15 @@ class Study:
             raise ValidationError(f"metrics {missing} (objectives or constraints) missing from "
                                   f"{sorted(metrics)}", where=where)
         return np.array([float(metrics[m]) for m in spec.metrics])
+
+    def _recorded_results(self) -> dict[str, tuple[float, float]]:
+        """Run id -> (objective value, raw cost) of the completed rows of the runs table."""
+        table, column = self._table, runs.METRIC_PREFIX + self.metric
+        if not len(table) or column not in table.columns:
+            return {}
+        done = table[table[runs.STATUS] == runs.COMPLETED]
+        return {str(run_id): (float(value), float(cost)) for run_id, value, cost
+                in zip(done[runs.RUN_ID], done[column], done[runs.COST], strict=True)}
 
     def _fill_outcomes(self) -> None:
         """A resumed multi-objective study: Ax records one metric, the runs table all of them."""

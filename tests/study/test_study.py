@@ -89,6 +89,24 @@ def test_save_kill_load_resumes_with_identical_next_proposal(tmp_path, mode):
     assert got.mixture == pytest.approx(expected.mixture, abs=1e-12)
 
 
+def test_a_resumed_study_sees_the_values_and_costs_it_recorded_to_the_last_bit(tmp_path):
+    """Ax saves its data at 10 decimal places; the model must not fit rounded values after
+    a restart (the next proposal would differ), nor read a tiny value as 0."""
+    values = iter([0.12345678901234567, 3.1e-12, 0.98765432109876543, 2.5e-11])
+
+    def precise(mixture, rung):
+        _, cost = score(mixture, rung)
+        return {"score": next(values)}, cost * (1 + 1e-13)
+
+    study = Study(make_config(mode="pool"), pool=make_pool())
+    run_function(study, precise, trials=4)
+    before = study.history().observations
+    study.save(tmp_path / "s")
+    after = Study.load(tmp_path / "s").history().observations
+    assert np.array_equal(after.y, before.y) and np.array_equal(after.cost, before.cost)
+    assert np.count_nonzero(after.y) == 4
+
+
 def test_resume_after_recommend_and_a_plus_in_the_metric_name(tmp_path):
     """Saved after a fit on the final data (recommend), reloaded through Ax's JSON: the next
     proposal is the same, and a metric named like 'avg_id+ood' stays one metric."""
