@@ -5,6 +5,13 @@ rung) on per-rung standardised values. The acquisition sees them as a ``ModelLis
 column is fixed at the target (``FixedFeatureAcquisitionFunction``), the objective maps each
 sample back to the outcome's own units (so the reference point is in those units), and each
 outcome constraint is a BoTorch ``constraints=`` callable (negative = feasible).
+
+BoTorch's qLogNEHVI JIT-compiles a fused C++ kernel the first time it is built in a process
+whose torch-extensions cache lacks it (ninja and a compiler; ``-march=native``). That cost 45 s
+on the first multi-objective proposal of every fresh machine, cluster head or CI run, and a
+cache shared across node types could hand one CPU another's instructions. The pure-PyTorch path
+gave the same proposals at the same speed at admire's sizes (``bench/nehvi_kernel.py``), so
+admire keeps BoTorch on it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from botorch.acquisition.fixed_feature import FixedFeatureAcquisitionFunction
+from botorch.acquisition.multi_objective import logei
 from botorch.acquisition.multi_objective.logei import (
     qLogNoisyExpectedHypervolumeImprovement,
 )
@@ -27,6 +35,15 @@ from admire.bo.outcomes import OutcomeSpec
 from admire.bo.surrogate import DTYPE, MixtureSurrogate, exact
 
 BATCH = 256  # candidates scored per call of the acquisition
+
+
+def skip_fused_kernel() -> None:
+    """Mark BoTorch's fused-kernel load as already tried, so it stays on pure PyTorch."""
+    if hasattr(logei, "_load_attempted") and getattr(logei, "_C", None) is None:
+        logei._load_attempted = True
+
+
+skip_fused_kernel()
 
 
 def _affine(surrogates: Sequence[MixtureSurrogate], rung: int) -> tuple[Tensor, Tensor]:
