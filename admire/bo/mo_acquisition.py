@@ -7,7 +7,7 @@ sample back to the outcome's own units (so the reference point is in those units
 outcome constraint is a BoTorch ``constraints=`` callable (negative = feasible).
 
 BoTorch's qLogNEHVI JIT-compiles a fused C++ kernel the first time it is built in a process
-whose torch-extensions cache lacks it (ninja and a compiler; ``-march=native``). That cost 45 s
+whose torch-extensions cache lacks it (ninja and a compiler; ``-march=native``). That cost 43-45 s
 on the first multi-objective proposal of every fresh machine, cluster head or CI run, and a
 cache shared across node types could hand one CPU another's instructions. The pure-PyTorch path
 gave the same proposals at the same speed at admire's sizes (``bench/nehvi_kernel.py``), so
