@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,43 @@ def write_results(name: str, data: dict[str, Any], lines: list[str]) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1))
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def held_out_main(doc: str, default_name: str,
+                  coverage: Callable[[tuple[str, int]], dict[str, Any]],
+                  report: Callable[[list[dict[str, Any]], list[str], str], list[str]],
+                  progress: Callable[[dict[str, Any]], str]) -> None:
+    """The command line of the experiments on calibration's held-out studies
+    (calibration_warp.py, calibration_blocked.py): ``coverage`` per (problem, seed) in spawned
+    workers, ``report`` of the rows, NAME.json and NAME.md in bench/results; ``--report-only``
+    rebuilds NAME.md from the saved NAME.json."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--problems", default=",".join(PROBLEMS[:5]))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--name", default=default_name)
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild NAME.md from NAME.json without running")
+    args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
+        write_results(args.name, saved,
+                      report(saved["rows"], saved["problems"], saved["command"]))
+        return
+    start = time.time()
+    command = f"python bench/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])
+    problems = args.problems.split(",")
+    tasks = [(p, s) for p in problems for s in range(args.seeds)]
+    with ProcessPoolExecutor(args.workers,
+                             mp_context=multiprocessing.get_context("spawn")) as ex:
+        rows = []
+        for row in ex.map(coverage, tasks):
+            rows.append(row)
+            print(f"[{len(rows)}/{len(tasks)}] {row['problem']} seed {row['seed']}: "
+                  f"{progress(row)}", flush=True)
+    saved = {"rows": rows, "problems": problems, "seeds": args.seeds, "command": command,
+             "machine": platform.platform(), "wall_seconds": time.time() - start}
+    write_results(args.name, saved, report(rows, problems, command))
 
 
 def coverage(task: tuple[str, str, int]) -> dict[str, Any]:

@@ -30,13 +30,7 @@ Writes bench/results/calibration_blocked.json and .md.
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing
-import platform
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from calibration import (  # noqa: E402
-    PROBLEMS,
-    RESULTS,
-    Z90,
-    conformal_scale,
-    held_out_study,
-    write_results,
-)
+from calibration import Z90, conformal_scale, held_out_main, held_out_study  # noqa: E402
 from calibration_warp import interval_score  # noqa: E402
 
 VARIANTS = {"loo": None, "block50": ("sobol", 0.5), "block25": ("sobol", 0.25),
@@ -84,13 +71,7 @@ def blocked_z(surrogate: Any, target: int, radius: float) -> np.ndarray:
     data = surrogate.data
     wanted, left_out = blocks(data.weights, data.rung, mixture_ids(data.weights), target,
                               radius)
-
-    def moments() -> tuple[np.ndarray, np.ndarray]:
-        residual, sd = surrogate._left_out(wanted, left_out)
-        return residual, sd ** 2
-
-    residual, var, _ = surrogate.hyperparameter_draws().widen(moments)
-    return residual / np.sqrt(var)
+    return surrogate.left_out_z(wanted, left_out, widened=True)
 
 
 def coverage(task: tuple[str, int]) -> dict[str, Any]:
@@ -175,33 +156,8 @@ def report(rows: list[dict[str, Any]], problems: list[str], command: str) -> lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--problems", default=",".join(PROBLEMS[:5]))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--name", default="calibration_blocked")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rebuild NAME.md from NAME.json without running")
-    args = parser.parse_args()
-    if args.report_only:
-        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
-        write_results(args.name, saved, report(saved["rows"], saved["problems"],
-                                               saved["command"]))
-        return
-    start = time.time()
-    command = "python bench/calibration_blocked.py " + " ".join(sys.argv[1:])
-    problems = args.problems.split(",")
-    tasks = [(p, s) for p in problems for s in range(args.seeds)]
-    with ProcessPoolExecutor(args.workers,
-                             mp_context=multiprocessing.get_context("spawn")) as ex:
-        rows = []
-        for row in ex.map(coverage, tasks):
-            rows.append(row)
-            print(json.dumps({k: row[k] for k in ("problem", "seed")}
-                             | {v: round(row[v]["coverage"], 3) for v in VARIANTS}), flush=True)
-    data = {"rows": rows, "problems": problems, "seeds": args.seeds, "command": command,
-            "machine": platform.platform(), "wall_seconds": time.time() - start}
-    write_results(args.name, data, report(rows, problems, command))
+    held_out_main(__doc__, "calibration_blocked", coverage, report, lambda row: ", ".join(
+        f"{v} {row[v]['coverage']:.3f}" for v in VARIANTS))
 
 
 if __name__ == "__main__":

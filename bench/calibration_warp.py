@@ -26,14 +26,8 @@ Writes bench/results/calibration_warp.json and .md.
 
 from __future__ import annotations
 
-import argparse
-import json
-import multiprocessing
-import platform
 import sys
-import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +36,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from calibration import PROBLEMS, RESULTS, Z90, held_out_study, write_results  # noqa: E402
+from calibration import Z90, held_out_main, held_out_study  # noqa: E402
 
 MODES = ("none", "rung", "cheapest")
 POWER_RANGE = (-3.0, 5.0)  # clip a power fitted on a handful of runs
@@ -196,35 +190,8 @@ def report(rows: list[dict[str, Any]], problems: list[str], command: str) -> lis
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--problems", default=",".join(PROBLEMS[:5]))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--name", default="calibration_warp")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rebuild NAME.md from NAME.json without running")
-    args = parser.parse_args()
-    start = time.time()
-    problems = args.problems.split(",")
-    command = "python bench/calibration_warp.py " + " ".join(sys.argv[1:])
-    if args.report_only:
-        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
-        rows, problems, command = saved["rows"], saved["problems"], saved["command"]
-        start -= saved["wall_seconds"]
-    else:
-        tasks = [(p, s) for p in problems for s in range(args.seeds)]
-        with ProcessPoolExecutor(args.workers,
-                                 mp_context=multiprocessing.get_context("spawn")) as ex:
-            rows = []
-            for row in ex.map(coverage, tasks):
-                rows.append(row)
-                print(f"[{len(rows)}/{len(tasks)}] {row['problem']} seed {row['seed']}: shown "
-                      + ", ".join(f"{m} {row[m]['coverage_shown']:.2f}" for m in MODES),
-                      flush=True)
-    lines = report(rows, problems, command)
-    saved = {"rows": rows, "problems": problems, "seeds": args.seeds, "command": command,
-             "machine": platform.platform(), "wall_seconds": time.time() - start}
-    write_results(args.name, saved, lines)
+    held_out_main(__doc__, "calibration_warp", coverage, report, lambda row: "shown " + ", ".join(
+        f"{m} {row[m]['coverage_shown']:.2f}" for m in MODES))
 
 
 if __name__ == "__main__":

@@ -474,6 +474,13 @@ class MixtureSurrogate:
         wanted = np.flatnonzero(self.data.rung == rung)
         ids = mixture_ids(self.data.weights)
         blocks = [np.flatnonzero((ids == ids[i]) | (order >= order[i])) for i in wanted]
+        return self.left_out_z(wanted, blocks, widened=widened)
+
+    def left_out_z(self, wanted: np.ndarray, blocks: list[np.ndarray], *,
+                   widened: bool = False) -> np.ndarray:
+        """z-score of each wanted training run predicted with its block (index array, holding
+        it) left out, hyperparameters fixed; ``widened``: the sd also carries the
+        hyperparameters' uncertainty, as :meth:`predict_widened`."""
         if not widened:
             residual, sd = self._left_out(wanted, blocks)
             return residual / sd
