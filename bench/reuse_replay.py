@@ -207,6 +207,28 @@ def markdown(summary: dict[str, Any], command: str, wall: float,
 TOLERANCES = (0.05, 0.10)  # shares of the regret scale that count as reaching the best
 
 
+def cost_cells(values: list[float | None], scratch: list[float | None] | None,
+               is_scratch: bool) -> str:
+    """'median cost (reached/seeds) | saving' for costs to a level, seed by seed (None:
+    never, counted infinitely late), the saving against scratch's median cost."""
+    mine = median(values)
+    base = None if scratch is None else median(scratch)
+    saving = ("-" if mine is None or not base or is_scratch
+              else f"{100 * (1 - mine / base):.0f}%")
+    reached = sum(v is not None for v in values)
+    return (f"{'never' if mine is None else f'{mine:.2f}'} ({reached}/{len(values)}) | "
+            f"{saving}")
+
+
+def earlier_later(values: list[float | None], scratch: list[float | None]) -> tuple[int, int]:
+    """Seeds where a method's cost (None: never) is below / above scratch's on the same seed."""
+    def late(costs: list[float | None]) -> list[float]:
+        return [np.inf if v is None else v for v in costs]
+
+    pairs = list(zip(late(values), late(scratch), strict=True))
+    return sum(a < b for a, b in pairs), sum(a > b for a, b in pairs)
+
+
 def within_tolerance(summary: dict[str, Any]) -> list[str]:
     """Cost to the best when "the best" is any mixture within a share of the regret scale of
     it: whether the savings hinge on singling out one mixture among near-ties."""
@@ -222,15 +244,8 @@ def within_tolerance(summary: dict[str, Any]) -> list[str]:
                          in zip(m["curves"], m["spread"], strict=True)] for t in TOLERANCES]
                  for name, m in methods.items()}
         for name, per_tolerance in costs.items():
-            cells = []
-            for i, values in enumerate(per_tolerance):
-                mine = median(values)
-                base = median(costs["scratch"][i]) if "scratch" in costs else None
-                saving = ("-" if mine is None or base is None or name == "scratch"
-                          else f"{100 * (1 - mine / base):.0f}%")
-                reached = sum(v is not None for v in values)
-                cells.append(f"{'never' if mine is None else f'{mine:.2f}'} ({reached}/"
-                             f"{len(values)}) | {saving}")
+            cells = [cost_cells(values, costs["scratch"][i] if "scratch" in costs else None,
+                                name == "scratch") for i, values in enumerate(per_tolerance)]
             lines.append(f"| {stage} | {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -257,18 +272,10 @@ def at_scratch_regret(summary: dict[str, Any]) -> list[str]:
         if "scratch" not in methods:
             continue
         costs = to_scratch_regret(methods)
-        base = median(costs["scratch"])
-        inf = [np.inf if v is None else v for v in costs["scratch"]]
         for name, values in costs.items():
-            mine = median(values)
-            saving = ("-" if mine is None or base is None or name == "scratch" or base == 0
-                      else f"{100 * (1 - mine / base):.0f}%")
-            ours = [np.inf if v is None else v for v in values]
-            less = sum(a < b for a, b in zip(ours, inf, strict=True))
-            more = sum(a > b for a, b in zip(ours, inf, strict=True))
-            reached = sum(v is not None for v in values)
-            lines.append(f"| {stage} | {name} | {'never' if mine is None else f'{mine:.2f}'} "
-                         f"({reached}/{len(values)}) | {saving} | "
+            less, more = earlier_later(values, costs["scratch"])
+            lines.append(f"| {stage} | {name} | "
+                         f"{cost_cells(values, costs['scratch'], name == 'scratch')} | "
                          f"{'-' if name == 'scratch' else f'{less} / {more}'} |")
     return lines
 
@@ -279,13 +286,11 @@ def paired(summary: dict[str, Any]) -> list[str]:
     for stage, methods in summary["stages"].items():
         if "scratch" not in methods:
             continue
-        base = [np.inf if v is None else v for v in methods["scratch"]["cost_to_best"]]
+        base = methods["scratch"]["cost_to_best"]
         for name, m in methods.items():
             if name == "scratch":
                 continue
-            mine = [np.inf if v is None else v for v in m["cost_to_best"]]
-            earlier = sum(a < b for a, b in zip(mine, base, strict=True))
-            later = sum(a > b for a, b in zip(mine, base, strict=True))
+            earlier, later = earlier_later(m["cost_to_best"], base)
             out.append(f"{stage} {name} earlier in {earlier}/{len(base)} seeds, later in "
                        f"{later}")
     return out
