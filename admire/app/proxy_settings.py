@@ -28,7 +28,8 @@ from admire.proxy.train import Objective
 from admire.schema.config import StudyConfig, proxy_seed
 
 PROXY_FIELDS = ("seed", "objective", "cache_dir", "corpus")
-FIXED_METRICS = ("objective", "train_loss", "tokens_per_s", "wall_s", "flops", "n_params")
+FIXED_METRICS = ("objective", "train_loss", "tokens_per_s", "wall_s", "cpu_s", "flops",
+                 "n_params")
 
 
 @dataclass(frozen=True)

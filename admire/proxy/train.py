@@ -3,7 +3,8 @@
 This is what a live-tuning worker runs per trial: refuse bad mixtures before spending compute,
 draw the mixture's exact token counts as seeded windows, train a small Llama-style decoder with
 AdamW (linear warm-up, cosine decay), and report per-domain validation loss, the objective,
-throughput, wall time (the observed cost), FLOPs and MFU.
+throughput, wall and CPU time (the observed cost: CPU seconds on a CPU, wall seconds on a GPU),
+FLOPs and MFU.
 
     spec = ProxySpec.from_rung(ladder.rung("tiny"))
     result = train_proxy(corpora, {"code": 0.5, "math": 0.5}, spec, seed=0)
@@ -101,7 +102,7 @@ def train_proxy(corpora: Corpora, weights: Mapping[str, float], spec: ProxySpec,
     checked before the model is built. Seeds model init and data order. The caller sets torch's
     thread count (one per Ray CPU): this function leaves global settings alone.
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     tr = spec.train
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     obj = Objective.from_config(objective)
@@ -152,8 +153,9 @@ def train_proxy(corpora: Corpora, weights: Mapping[str, float], spec: ProxySpec,
         rung=spec.name, seed=seed, objective=obj.value(val_loss), val_loss=val_loss,
         train_loss=float(np.mean(losses.tail)), tokens=tr.tokens, steps=tr.steps,
         tokens_per_s=tr.tokens / train_seconds, train_seconds=train_seconds,
-        wall_seconds=time.perf_counter() - t0, flops=6.0 * n_params * tr.tokens,
-        n_params=n_params, domain_tokens=dict(plan.counts), domain_epochs=plan.epochs,
+        wall_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0,
+        flops=6.0 * n_params * tr.tokens, n_params=n_params,
+        domain_tokens=dict(plan.counts), domain_epochs=plan.epochs,
         device=str(dev), initial_val_loss=initial, loss_curve=losses.curve,
         model_flops=model_flops, mfu=mfu(model_flops, train_seconds, peak_flops(dev)))
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 
@@ -56,9 +59,31 @@ def test_tiny_proxy_learns_and_reports_metrics(corpora: Corpora):
     assert result.flops == 6 * result.n_params * 10240
     assert result.model_flops == flops_per_token(_spec().model, 259, 32) * 10240
     assert result.mfu is None and result.device == "cpu"  # no published peak for a CPU
-    assert result.tokens_per_s > 0 and result.cost >= result.train_seconds > 0
+    assert result.tokens_per_s > 0 and result.wall_seconds >= result.train_seconds > 0
+    assert result.cost == result.cpu_seconds > 0  # a CPU trial is charged its CPU seconds
     m = result.metrics()
     assert m["objective"] == result.objective and m["val_loss:code"] == result.val_loss["code"]
+    assert m["cpu_s"] == result.cpu_seconds and m["wall_s"] == result.wall_seconds
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_a_trial_sharing_its_core_is_charged_its_cpu_time_not_the_longer_wait(corpora: Corpora):
+    """A busy process on the same core halves the trial's share of it: the clock doubles, the
+    charge (what the budget counts) must not, or a loaded machine buys fewer trials."""
+    core = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(hog.pid, {core})
+        os.sched_setaffinity(0, {core})
+        result = train_proxy(corpora, MIX, _spec(tokens=8 * 32 * 120), seed=0)
+    finally:
+        os.sched_setaffinity(0, before)
+        hog.kill()
+        hog.wait()
+    assert result.wall_seconds > 1.5 * result.cpu_seconds, (result.wall_seconds,
+                                                           result.cpu_seconds)
+    assert result.cost == result.cpu_seconds
 
 
 def test_same_seed_same_result_other_seed_differs(corpora: Corpora):

@@ -18,6 +18,7 @@ from typing import Any
 from admire.errors import ConfigError
 from admire.evaluators.command import CommandFailed, run_command
 from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
+from admire.proxy.result import charged_seconds
 from admire.schema.command import is_command_rung
 from admire.schema.ladder import Rung
 
@@ -246,8 +247,8 @@ class ProxyWorker:
             torch.set_num_threads(resources.threads)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             self.corpora = source.load()
-            # Import the model stack now: otherwise the first trial's cost (wall seconds, which
-            # the study's cost model learns from) includes seconds of imports.
+            # Import the model stack now: otherwise the first trial's cost (which the study's
+            # cost model learns from) includes seconds of imports.
             from transformers import AutoModelForCausalLM, LlamaConfig  # noqa: F401
 
             import admire.proxy.train  # noqa: F401
@@ -267,7 +268,7 @@ class ProxyWorker:
             torch.cuda.empty_cache()
 
     def run(self, request: TrialRequest) -> dict[str, Any]:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         covariates: dict[str, float] | None = None
         try:
             if is_command_rung(request.rung.spec):
@@ -282,7 +283,12 @@ class ProxyWorker:
             return {"error": f"CommandFailed: {exc}", "cost": time.perf_counter() - t0}
         except Exception as exc:  # noqa: BLE001 - any trial error fails only that trial
             self._release_gpu_memory()  # after CUDA OOM the next trial needs a clean cache
-            return {"error": short_error(exc), "cost": time.perf_counter() - t0}
+            # charged like a finished proxy trial (CPU seconds on a CPU); a command rung's work
+            # ran in its own process, so its wall seconds are the measure there
+            cost = (time.perf_counter() - t0 if is_command_rung(request.rung.spec) else
+                    charged_seconds(self.device, time.perf_counter() - t0,
+                                    time.process_time() - cpu0))
+            return {"error": short_error(exc), "cost": cost}
         reply: dict[str, Any] = {"metrics": {k: float(v) for k, v in metrics.items()},
                                  "cost": float(cost)}
         if covariates:
