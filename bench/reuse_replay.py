@@ -13,7 +13,9 @@ that stage's pool with the same budget and seed:
 
 warm and reuse each chain from their own previous-stage study. Reported per stage and method:
 cost to reach the pool's best target mixture for good (cost_to_best, target-run units; never
-reached counts as infinitely late in medians), cost to first recommend it, final regret.
+reached counts as infinitely late in medians), cost to first recommend it, final regret. A
+warm-started study recommends before its first run (from the earlier runs alone), so warm and
+reuse curves start at cost 0; scratch's starts at its first run.
 
     PYTHONPATH=. python bench/reuse_replay.py --seeds 10 --budget 8
 
@@ -60,6 +62,9 @@ ARM_LABELS: dict[str, tuple[Callable[[Any], str], Callable[[Any], str]]] = {
     "focus": (lambda v: f"focus_{v}", lambda v: f"reuse keeps a {v} share"),
     "focus_share": (lambda v: f"share{round(100 * v)}",
                     lambda v: f"reuse keeps {v:g} of the target mixtures"),
+    "recommend_prior": (lambda v: "prior_pick" if v else "no_prior_pick",
+                        lambda v: "the earlier runs' pick " + ("stays" if v else "is not")
+                        + " a recommendation candidate"),
 }
 REUSE_ONLY = ("focus", "focus_share")  # options the warm (screen-confirm) arm does not have
 TABLES = ("synthetic", "admire-ift")
@@ -84,12 +89,17 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
     study = Study(config, pool=problem.recorded.pool)
     curve: list[tuple[float, float]] = []
 
+    def record() -> None:
+        rec = study.recommend(interval=False)
+        index = problem.target_index(rec.weights(study.space.domains))
+        curve.append((study.spent(), problem.regret(index)))
+
     def score(event: Event) -> None:
         if event.kind == "recorded" and event.failure is None:
-            rec = study.recommend(interval=False)
-            index = problem.target_index(rec.weights(study.space.domains))
-            curve.append((study.spent(), problem.regret(index)))
+            record()
 
+    if study.prior is not None:
+        record()  # a warm-started study's answer before its first run, at no new cost
     run(study, problem.evaluator(), on_event=score)
     return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
             "n_prior": 0 if study.prior is None else study.prior.n,
@@ -374,6 +384,9 @@ def main() -> None:
                              "is the control for the earlier best's shares")
     parser.add_argument("--focus-share", type=float, default=fields["focus_share"].default,
                         help="the reuse arm's share of the target mixtures kept (focus_share)")
+    parser.add_argument("--recommend-prior", default=fields["recommend_prior"].default,
+                        type=lambda v: {"true": True, "false": False}[v.lower()],
+                        help="true/false: the warm and reuse arms' recommend_prior option")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the md and png from the json of an earlier run")

@@ -327,8 +327,10 @@ class Study:
         return self.trials.history(self.budget.total, self.spent(), estimates, self.budget.unit)
 
     def _observed(self) -> History:
+        """The history to recommend from: a warm-started study has an answer before its first
+        run (the earlier studies' runs mapped into its domains), any other needs one run."""
         history = self.history()
-        if history.observations.n == 0:
+        if history.observations.n == 0 and self.prior is None:
             raise AdmireError("no completed trials yet: nothing to recommend")
         return history
 
@@ -345,7 +347,7 @@ class Study:
         model or data."""
         history = self.history()
         return (self.policy.predict(history, np.asarray(mixture, dtype=float))
-                if history.observations.n else None)
+                if history.observations.n or self.prior is not None else None)
 
     def recommend_pareto(self, *, interval: bool = True) -> Any:
         """The predicted Pareto set at the target rung and the trade-off's pick

@@ -10,7 +10,7 @@ import pytest
 from helpers import make_config, score
 
 from admire.bo.policies.registry import policy_spec
-from admire.errors import ConfigError
+from admire.errors import AdmireError, ConfigError
 from admire.schema.config import DomainConfig, config_from_dict, config_to_dict
 from admire.schema.warm_start import WarmStartConfig, warm_start_tables
 from admire.study import Study
@@ -56,6 +56,41 @@ def test_prior_runs_reach_the_model_as_their_own_tasks_and_are_never_charged(old
     assert set(data.rung[3:].tolist()) <= {3, 4, 5}  # prior tasks follow the study's rungs
     assert surrogate.rung_correlation().shape == (6, 6)
     assert study.history().observations.n == 3 and study.n_completed == 3
+
+
+def test_a_warm_started_study_recommends_before_its_first_run(old_study):
+    """The earlier study's runs, mapped into the new domains, already point somewhere: a user
+    gets that answer (and a replay curve its first point) at no new cost."""
+    study = Study(new_config(old_study))
+    rec = study.recommend()
+    assert rec.n_observations == 0 and study.spent() == 0
+    assert rec.lower90 is not None and rec.lower90 < rec.predicted < rec.upper90
+    merged = {"d0": rec.mixture["d0a"] + rec.mixture["d0b"], "d1": rec.mixture["d1"],
+              "d2": rec.mixture["d2"]}
+    best = score({"d0": 0.6, "d1": 0.2, "d2": 0.2}, "large")[0]["score"]  # the optimum
+    uniform = score({"d0": 1 / 3, "d1": 1 / 3, "d2": 1 / 3}, "large")[0]["score"]
+    assert best - score(merged, "large")[0]["score"] < 0.25 * (best - uniform)
+    assert study.predict(np.full(4, 0.25)) is not None
+    with pytest.raises(AdmireError, match="nothing to recommend"):
+        Study(make_config(mode="continuous", seed=1)).recommend()
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_earlier_runs_pick_must_be_beaten_not_dropped_by_the_first_target_run(old_study,
+                                                                                 keep):
+    """A poor first target run (a reference, say) does not make the warm start's answer
+    ineligible: the recommendation stays with it unless ``recommend_prior = false``."""
+    study = Study(new_config(old_study, recommend_prior=keep))
+    before = study.recommend(interval=False).weights(study.space.domains)
+    poor = {"d0a": 0.05, "d0b": 0.05, "d1": 0.45, "d2": 0.45}
+    index = study.attach(poor, "large", reference="poor")
+    metrics, cost = split_score(poor, "large")
+    study.complete(index, metrics, cost)
+    after = study.recommend(interval=False).weights(study.space.domains)
+    if keep:
+        np.testing.assert_allclose(after, before, atol=1e-12)
+    else:
+        np.testing.assert_allclose(after, study.space.from_dict(poor), atol=1e-12)
 
 
 def test_warm_start_resumes_after_a_crash_with_the_same_next_proposal(old_study, tmp_path):

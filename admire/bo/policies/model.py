@@ -3,6 +3,7 @@ candidates of a decision, and the recommendation at the target rung."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from admire.bo import acquisition
 from admire.bo.candidates import continuous_mixtures, recommendation_mixtures
 from admire.bo.fitting import SurrogateFit
-from admire.bo.history import History
+from admire.bo.history import History, Observations
 from admire.bo.policies.base import Candidate, Policy, PolicyContext, Recommendation
 from admire.bo.policies.options import ModelOptions
 from admire.bo.surrogate import MixtureSurrogate
@@ -30,6 +31,7 @@ class ModelPolicy(Policy):
             raise ConfigError("warm_start needs surrogate 'icm' (earlier studies enter as its "
                               f"tasks), got {options.surrogate!r}", where="policy.surrogate")
         self.fit = SurrogateFit(surrogate, context.rung_fidelity, context.seed, context.prior)
+        self._prior_pick: np.ndarray | None = None
 
     def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The range weights are scaled by with ``input_scale = "range"``: the candidates'
@@ -120,11 +122,34 @@ class ModelPolicy(Policy):
     # --- recommendation ----------------------------------------------------------------------
 
     def observed_at_target(self, history: History) -> np.ndarray:
-        """Mixtures run at the target rung, which ``recommend_from = "observed"`` picks from."""
+        """Mixtures run at the target rung, which ``recommend_from = "observed"`` picks from;
+        in a warm-started study also :meth:`prior_pick` (``recommend_prior``), once the study
+        has a target run."""
         obs = history.observations
         if self.options.recommend_from != "observed":
             return np.zeros((0, self.context.space.k))
-        return np.unique(obs.weights[obs.rung == self.context.target], axis=0)
+        observed = obs.weights[obs.rung == self.context.target]
+        if len(observed) and self.context.prior is not None and self.options.recommend_prior:
+            observed = np.vstack([observed, self.prior_pick(history)[None, :]])
+        return np.unique(observed, axis=0)
+
+    def prior_pick(self, history: History) -> np.ndarray:
+        """The mixture the earlier studies' runs alone point to: a warm-started study's answer
+        before its first run. It stays a candidate after the study's own target runs arrive,
+        so they must beat it to replace it (bench/results/reuse_replay*.md: without this, a
+        study that started at the best mixture often left it after its first target run)."""
+        if self._prior_pick is None:
+            empty = replace(history, observations=Observations.empty(self.context.space.k),
+                            n_trials=0)
+            fit = SurrogateFit(self.options.build_surrogate(self._input_bounds()),
+                               self.context.rung_fidelity, self.context.seed, self.context.prior)
+            candidates = self.recommendation_set(empty)
+            i, _, _ = acquisition.best_predicted(fit.fit(empty.observations), candidates,
+                                                 self.context.target,
+                                                 caution=self.options.caution,
+                                                 sd=self.options.caution > 0)
+            self._prior_pick = candidates[i]
+        return self._prior_pick
 
     def recommendation_set(self, history: History) -> np.ndarray:
         """Every mixture the recommendation may be: the pool's target mixtures, or (continuous)

@@ -50,7 +50,11 @@ class ModelOptions(PolicyOptions):
                                "candidates")
     recommend_from: Literal["observed", "all"] = Field(
         "observed", description="recommend among the mixtures run at the target once there "
-                                "are any, or among every candidate mixture")
+                                "are any (and, warm-started, the earlier runs' pick), or "
+                                "among every candidate mixture")
+    recommend_prior: bool = Field(
+        True, description="warm-started: the earlier runs' pick stays among the mixtures "
+                          "recommended from once the study has target runs")
     caution: float = Field(0.0, ge=0, description="recommend the best mean - caution * sd")
     initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
                                                      "cheapest rung before any model is used")
