@@ -69,17 +69,17 @@ def test_check_prints_a_summary_of_a_valid_config():
     out = result.output
     assert f"{EXAMPLE}: valid study 'local-cpu'" in out
     assert "multilingual: weight in [0, 1], max_epochs 1 (built-in)" in out
-    assert "base-2M: cost estimate 80, fidelity 1" in out
+    assert "base-2M: cost estimate 70, fidelity 1" in out
     assert "objective: objective (lower is better; minimize)" in out
     assert "policy: screen-confirm" in out
-    assert "budget: 7 target-rung runs (about 560 in the ladder's cost units)" in out
+    assert "budget: 8 target-rung runs (about 560 in the ladder's cost units)" in out
     assert "training tokens per trial at most: 262,144" in out
     assert ("then, outside the budget: the recommendation trained at 'base-2M' with 2 fresh "
             "seed(s)") in out.replace("\n", " ")
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
-    ("budget = 7.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
+    ("budget = 8.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
     ('mean_over = ["dialogue"', 'mean_over = ["dialog"', "unknown domains ['dialog']"),
     ("max_bytes = 2_000_000", "max_bites = 2", "proxy.corpus"),
 ])
