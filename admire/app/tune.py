@@ -177,7 +177,8 @@ class LiveHooks:
         self.refresh()
 
     def refresh(self) -> None:
-        if self.study.n_completed:
+        """The current answer; a warm-started study has one before its first result."""
+        if self.study.n_completed or self.study.prior is not None:
             self.recommendation = self.study.recommend()
 
     def __call__(self, event: Event) -> None:

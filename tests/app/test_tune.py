@@ -13,17 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from ax.core.trial_status import TrialStatus
+from helpers import make_config, score
 from live_helpers import embedded_ray, fake_work, slow_first_work, write_study
 from typer.testing import CliRunner
 
 from admire.app.cli import app
 from admire.app.study_plots import PLOTS
-from admire.app.tune import tune, with_repetition_bounds
+from admire.app.tune import LiveHooks, tune, with_repetition_bounds
 from admire.errors import ConfigError
 from admire.schema import runs
-from admire.schema.config import load_config
+from admire.schema.config import DomainConfig, load_config
+from admire.schema.warm_start import WarmStartConfig
 from admire.study import Study
-from admire.study.loop import RERUN_KEY
+from admire.study.loop import RERUN_KEY, run_function
 
 runner = CliRunner()
 
@@ -225,3 +227,17 @@ def test_live_view_renders_flights_rungs_and_recommendation(tmp_path, cache):
     assert "spent" in text and "/ 3 target runs" in text and "trials 3 / 10" in text
     assert "in flight" in text and running.rung in text
     assert "recommendation: " in text and "at large" in text
+
+
+def test_a_warm_started_live_study_shows_an_answer_before_its_first_result(tmp_path):
+    old = Study(make_config(mode="continuous", seed=1))
+    run_function(old, score, trials=6)
+    old.save(tmp_path / "old")
+    base = make_config(mode="continuous", seed=0, policy="kg")
+    domains = tuple(DomainConfig(name=d) for d in ("d0a", "d0b", "d1", "d2"))
+    item = WarmStartConfig(source=str(tmp_path / "old"), split={"d0": {"d0a": 0.5, "d0b": 0.5}})
+    warm = Study(replace(base, domains=domains, warm_start=(item,)))
+    hooks = LiveHooks(warm, None, tmp_path / "out", None)  # type: ignore[arg-type]
+    assert hooks.recommendation is not None and hooks.recommendation.n_observations == 0
+    cold = LiveHooks(Study(base), None, tmp_path / "cold", None)  # type: ignore[arg-type]
+    assert cold.recommendation is None
