@@ -337,7 +337,7 @@ def train_on_pool(pool: Any, study: Any, settings: Any, jobs: list[tuple[NamedMi
                                  metric=study.metric,
                                  minimize=study.config.objective.minimize)
                 message = (f"{mixture.name} seed {seed}: {study.metric} {value:.5g} "
-                           f"({outcome.cost:.1f}s)")
+                           f"({outcome.cost:.1f}s charged)")
             if on_result is not None:
                 on_result(message)
     return failures

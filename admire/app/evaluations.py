@@ -34,7 +34,8 @@ def weights_key(weights: Mapping[str, float]) -> tuple[float, ...]:
 @dataclass(frozen=True)
 class Evaluation:
     """One retrained run: ``value`` is the study's objective metric, ``cost`` what the run cost
-    in the runs table's unit (wall seconds live), ``cost_units`` the same in target runs."""
+    in the runs table's unit (live: CPU seconds on a CPU, wall seconds on a GPU), ``cost_units``
+    the same in target runs."""
 
     name: str
     weights: dict[str, float]

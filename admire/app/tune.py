@@ -195,8 +195,10 @@ class LiveHooks:
                                 f"attempt(s): {event.failure}")
             else:
                 value = (outcome.metrics or {}).get(self.study.metric, float("nan"))
+                units = self.study.budget.units(outcome.cost)
                 self.view.event(f"trial {outcome.trial_index} done: {self.study.metric} "
-                                f"{value:.4g}, {outcome.cost:.1f}s")
+                                f"{value:.4g}, cost {units:.2f} target runs "
+                                f"({outcome.cost:.1f}s charged)")
             self.study.save(self.out)
             self.refresh()
         self.view.update(self.pool.in_flight(), self.recommendation)
