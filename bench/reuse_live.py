@@ -13,18 +13,20 @@ Each study runs as a user runs it (``python -m admire tune CONFIG --out DIR``, a
 timed). Then every arm's recommendation is retrained at the target rung with fresh seeds
 (``admire evaluate``'s code, seeds proxy seed + 1 .. + N, on B's pool), beside B's uniform mixture.
 
-Cost is what the study charges its budget: observed wall seconds per trial over the target rung's
-``cost_estimate`` (target-run units; ``spent``). On a shared machine this moves with the load,
-so the nominal cost (each trial's rung ``fidelity``, 1 per target run) is reported beside it and
+Cost is what the study charges its budget: observed seconds per trial (CPU seconds on a CPU
+since commit 466ec94; wall seconds when reuse_live.md was measured) over the target
+rung's ``cost_estimate`` (target-run units; ``spent``). Wall seconds moved with the load, so the
+nominal cost (each trial's rung ``fidelity``, 1 per target run) is reported beside it and
 the saving is computed on it. The saving: the nominal cost at which an arm first observed, at the
 target rung, an objective at least as good as the best scratch observed there in its whole run
 (all arms train with the same proxy seed, so their observed values are comparable run for run),
 against the cost at which scratch itself first reached that value (and against scratch's total).
 
-Budgets (target-run units, charged by observed wall time): A 8, B 10 by default. The two
+Budgets (target-run units, charged by observed time): A 8, B 10 by default. The two
 reference mixtures every study trains first at the target take about 2 units each when the 2-core
 machine is shared (about 150 s against the 80 s estimate), so a budget of 7 leaves room for at
-most one confirmation, and whether it fits depends on the load.
+most one confirmation, and whether it fits depends on the load (so it was with wall seconds;
+CPU seconds hardly move with the load, bench/results/trial_cost.md).
 
     PYTHONPATH=. python bench/reuse_live.py [--seeds 0] [--eval-seeds 2]   # ~36 min, 2 cores
     -> bench/results/reuse_live.json, .md (sections per (seed, budgets) are merged across runs)
