@@ -12,26 +12,25 @@ from typer.testing import CliRunner
 
 from admire.app.cli import app
 from admire.app.proxy_settings import ProxySettings
-from admire.evaluators.ray.worker import ProxyWorker, Resources, TrialRequest, noop_trial
+from admire.evaluators.ray.worker import (
+    CorporaSource,
+    ProxyWorker,
+    Resources,
+    TrialRequest,
+    noop_trial,
+)
 from admire.proxy.corpora import build_corpora
 from admire.schema.config import load_config
 from admire.study import Study
 
 
-class _Loaded:
-    def __init__(self, corpora) -> None:
-        self.corpora = corpora
-
-    def load(self):
-        return self.corpora
-
-
 def test_recommend_for_built_in_corpora_twice_the_size(tmp_path):
     config = load_config(write_study(tmp_path, tmp_path / "cache", code_max_epochs=50.0))
     settings = ProxySettings.from_config(config)
-    corpora = build_corpora(settings.domain_sources(config), settings.corpus,
-                            cache_dir=settings.cache_dir)
-    worker = ProxyWorker(_Loaded(corpora), Resources(1.0), noop_trial)  # type: ignore[arg-type]
+    sources = settings.domain_sources(config)
+    corpora = build_corpora(sources, settings.corpus, cache_dir=settings.cache_dir)
+    source = CorporaSource.of(corpora, sources, settings.corpus, settings.cache_dir)
+    worker = ProxyWorker(source, Resources(1.0), noop_trial)
     study = Study(config)
     for p in study.propose(6):
         reply = worker.run(TrialRequest(p.trial_index, p.mixture, config.ladder.rung(p.rung)))

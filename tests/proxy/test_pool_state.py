@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from admire.errors import ValidationError
-from admire.evaluators.ray.worker import ProxyWorker, Resources, TrialRequest, noop_trial
+from admire.evaluators.ray.worker import (
+    CorporaSource,
+    ProxyWorker,
+    Resources,
+    TrialRequest,
+    noop_trial,
+)
 from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
 from admire.proxy.pool_state import TRAIN_TOKENS, column, pool_covariates
 from admire.proxy.sampler import plan_mixture
@@ -51,24 +57,23 @@ def test_bad_inputs_name_their_place(weights, pool, tokens, where):
     assert err.value.where == where
 
 
+CORPUS = CorpusConfig(max_bytes=30_000, max_doc_chars=4_000)
+DOMAINS = {"math": "math", "code": "code"}
+
+
 @pytest.fixture(scope="module")
-def corpora(tmp_path_factory) -> Corpora:
-    cfg = CorpusConfig(max_bytes=30_000, max_doc_chars=4_000)
-    return build_corpora(["math", "code"], cfg, cache_dir=tmp_path_factory.mktemp("cache"))
+def cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
 
 
-class _Loaded:
-    """A corpora source that hands over corpora already built (no rebuild in the test)."""
-
-    def __init__(self, corpora: Corpora) -> None:
-        self.corpora = corpora
-
-    def load(self) -> Corpora:
-        return self.corpora
+@pytest.fixture(scope="module")
+def corpora(cache) -> Corpora:
+    return build_corpora(list(DOMAINS), CORPUS, cache_dir=cache)
 
 
-def test_worker_reply_carries_the_trials_covariates(corpora):
-    worker = ProxyWorker(_Loaded(corpora), Resources(1.0), noop_trial)  # type: ignore[arg-type]
+def test_worker_reply_carries_the_trials_covariates(corpora, cache):
+    source = CorporaSource.of(corpora, DOMAINS, CORPUS, cache)  # as `admire tune` hands it over
+    worker = ProxyWorker(source, Resources(1.0), noop_trial)
     rung = Rung(name="r0", cost_estimate=1.0, fidelity=1.0, spec=TINY)
     reply = worker.run(TrialRequest(0, {"math": 0.25, "code": 0.75}, rung))
     cov = reply["covariates"]

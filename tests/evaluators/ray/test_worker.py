@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from admire.evaluators.ray.worker import ProxyWorker, Resources, TrialRequest
-from admire.proxy.corpora import Corpora, CorpusConfig, build_corpora
+from admire.evaluators.ray.worker import CorporaSource, ProxyWorker, Resources, TrialRequest
+from admire.proxy.corpora import CorpusConfig, build_corpora
 from admire.schema.ladder import Rung
 
 TINY = {"model": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -17,19 +17,13 @@ TINY = {"model": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_head
 
 
 @pytest.fixture(scope="module")
-def corpora(tmp_path_factory) -> Corpora:
+def source(tmp_path_factory) -> CorporaSource:
+    """Small built corpora, handed to the worker the way `admire tune` does."""
     cfg = CorpusConfig(max_bytes=30_000, max_doc_chars=4_000)
-    return build_corpora(["math", "code"], cfg, cache_dir=tmp_path_factory.mktemp("cache"))
-
-
-class _Loaded:
-    """A corpora source that hands over corpora already built (no rebuild in the test)."""
-
-    def __init__(self, corpora: Corpora) -> None:
-        self.corpora = corpora
-
-    def load(self) -> Corpora:
-        return self.corpora
+    cache = tmp_path_factory.mktemp("cache")
+    domains = {"math": "math", "code": "code"}
+    corpora = build_corpora(list(domains), cfg, cache_dir=cache)
+    return CorporaSource.of(corpora, domains, cfg, str(cache))
 
 
 def _waits_then_fails(corpora, request, device):
@@ -37,8 +31,8 @@ def _waits_then_fails(corpora, request, device):
     raise RuntimeError("diverged")
 
 
-def test_a_failed_cpu_trial_is_charged_the_cpu_it_used_not_the_time_it_waited(corpora):
-    worker = ProxyWorker(_Loaded(corpora), Resources(1.0), _waits_then_fails)  # type: ignore[arg-type]
+def test_a_failed_cpu_trial_is_charged_the_cpu_it_used_not_the_time_it_waited(source):
+    worker = ProxyWorker(source, Resources(1.0), _waits_then_fails)
     rung = Rung(name="r0", cost_estimate=1.0, fidelity=1.0, spec=TINY)
     t0 = time.perf_counter()
     reply = worker.run(TrialRequest(0, {"math": 0.5, "code": 0.5}, rung))
