@@ -166,6 +166,9 @@ class ModelPolicy(Policy):
         candidates = observed if len(observed) else self.recommendation_set(history)
         i, mean, spread = acquisition.best_predicted(surrogate, candidates, self.context.target,
                                                      caution=self.options.caution, sd=sd)
+        if (self.context.prior is not None and self._prior_pick is None
+                and history.n_trials == 0 and history.n_pending == 0):
+            self._prior_pick = candidates[i]  # what prior_pick would fit the prior alone for
         return candidates, i, mean, spread
 
     def best_mixture(self, history: History) -> np.ndarray:
