@@ -102,7 +102,8 @@ def report(result: dict) -> str:
                      f"{s['loaded']['cpu_s']:.1f} | {s['cpu_ratio']:.2f} |")
     lines += ["", "Wall seconds stretch with the load; the process's CPU seconds barely move. A "
               "study on a CPU is charged CPU seconds (`ProxyResult.cost`), so its budget buys "
-              "the same trials on a loaded machine as on an idle one; only the wall time grows. "
+              "about the same trials on a loaded machine as on an idle one; mostly the wall time "
+              "grows. "
               "`cost_estimate` in `fidelities/cpu-tiny.toml` is the CPU seconds alone.", ""]
     return "\n".join(lines)
 
