@@ -19,6 +19,14 @@ reuse curves start at cost 0; scratch's starts at its first run.
 
     PYTHONPATH=. python bench/reuse_replay.py --seeds 10 --budget 8
 
+Variants that ask what limits the saving: ``--first-budget B`` gives the first (scratch) study
+B target-run units, so the earlier runs know more; ``--chain all`` warm-starts each stage from
+every earlier study of its chain (each with the composed mapping), not only the previous one;
+``--mode continuous`` runs every study live on the synthetic truth instead of replaying the
+stage's pool: a study may train any mixture (so ``reuse`` can search the subspace the earlier
+best leaves open, which no pool row lies on), and regret is against the best the stage's
+domains allow (admire/problems/reuse_scenarios.py: StageTruth).
+
 ``--table admire-ift`` replays the same updates on ADMIRE IFT Runs instead
 (admire/problems/reuse_recorded.py: each stage a disjoint third of the recorded mixtures, two
 same-kind domains merged then split, the zero-weight domain missing then added), maximising
@@ -33,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -42,8 +50,9 @@ import torch
 
 from admire.bo.policies.options import ReuseOptions
 from admire.bo.policies.registry import policy_spec
-from admire.problems.reuse_recorded import admire_ift_scenario, merge_pair
-from admire.problems.reuse_scenarios import Stage, split_add_scenario
+from admire.evaluators.callable import CallableEvaluator
+from admire.problems.reuse_recorded import STAGES, admire_ift_scenario, merge_pair
+from admire.problems.reuse_scenarios import Stage, StageTruth, split_add_scenario, split_add_truths
 from admire.problems.synthetic import OBJECTIVE, SyntheticSpec
 from admire.replay.problem import ReplayProblem
 from admire.replay.summary import cost_to_best, cost_to_first_best, median
@@ -70,11 +79,15 @@ REUSE_ONLY = ("focus", "focus_share")  # options the warm (screen-confirm) arm d
 TABLES = ("synthetic", "admire-ift")
 
 
-def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path | None,
-              objective: str = OBJECTIVE, minimize: bool = True,
-              arms: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One replayed study at ``stage``; returns its curve and its runs table. ``arms``: the
-    warm and reuse arms' options (see :data:`ARM_LABELS`)."""
+def run_stage(stage: Stage, method: str, seed: int, budget: float,
+              sources: list[tuple[Path, dict[str, Any]]], objective: str = OBJECTIVE,
+              minimize: bool = True, arms: Mapping[str, Any] | None = None,
+              truth: StageTruth | None = None) -> dict[str, Any]:
+    """One study at ``stage``; returns its curve and its runs table. ``sources``: the earlier
+    studies' runs tables it warm-starts from, each with its domain mapping (ignored by
+    scratch); ``arms``: the warm and reuse arms' options (see :data:`ARM_LABELS`); ``truth``:
+    run it live on the stage's truth (any mixture, regret against the stage's optimum) instead
+    of replaying the stage's pool."""
     start = time.perf_counter()
     problem = ReplayProblem.from_table(stage.table, objective, minimize=minimize)
     options = {} if method == "scratch" else {
@@ -82,17 +95,18 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
         if method == "reuse" or name not in REUSE_ONLY}
     spec = policy_spec("reuse" if method == "reuse" else "screen-confirm", options)
     config = problem.config(spec, seed=seed, budget=budget, name=f"{stage.name}-{method}")
-    if source is not None and method != "scratch":
-        assert stage.mapping is not None
-        config = replace(config, warm_start=(WarmStartConfig(source=str(source),
-                                                             **stage.mapping),))
-    study = Study(config, pool=problem.recorded.pool)
+    if truth is not None:
+        config = replace(config, mode="continuous", max_trials=None)
+    if sources and method != "scratch":
+        config = replace(config, warm_start=tuple(
+            WarmStartConfig(source=str(path), **mapping) for path, mapping in sources))
+    study = Study(config, pool=None if truth is not None else problem.recorded.pool)
     curve: list[tuple[float, float]] = []
 
     def record() -> None:
-        rec = study.recommend(interval=False)
-        index = problem.target_index(rec.weights(study.space.domains))
-        curve.append((study.spent(), problem.regret(index)))
+        weights = study.recommend(interval=False).weights(study.space.domains)
+        curve.append((study.spent(), truth.regret(np.asarray(weights)) if truth is not None
+                      else problem.regret(problem.target_index(weights))))
 
     def score(event: Event) -> None:
         if event.kind == "recorded" and event.failure is None:
@@ -100,10 +114,19 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float, source: Path 
 
     if study.prior is not None:
         record()  # a warm-started study's answer before its first run, at no new cost
-    run(study, problem.evaluator(), on_event=score)
+    if truth is None:
+        run(study, problem.evaluator(), on_event=score)
+    else:
+        rng = np.random.default_rng([seed, STAGES.index(stage.name), METHODS.index(method)])
+
+        def train(mixture: Mapping[str, float], rung: str) -> tuple[dict[str, float], float]:
+            return truth.evaluate(np.array([mixture[d] for d in stage.domains]), rung, rng)
+
+        with CallableEvaluator(train) as evaluator:
+            run(study, evaluator, on_event=score)
     return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
             "n_prior": 0 if study.prior is None else study.prior.n,
-            "spread": regret_scale(problem, minimize)}
+            "spread": truth.scale if truth is not None else regret_scale(problem, minimize)}
 
 
 def regret_scale(problem: ReplayProblem, minimize: bool) -> float:
@@ -131,23 +154,54 @@ def backfill_spread(summary: dict[str, Any]) -> None:
             m["spread"] = [scales[seed][stage_name] for seed in m["seeds"]]
 
 
+def compose(mappings: list[dict[str, Any]]) -> dict[str, Any]:
+    """One warm-start mapping for several consecutive updates (a split, then an add): their
+    fields joined. The scenarios' later updates never touch a domain an earlier one made."""
+    out: dict[str, Any] = {}
+    for mapping in mappings:
+        for field, value in mapping.items():
+            if isinstance(value, dict):
+                out[field] = {**out.get(field, {}), **value}
+            else:
+                out[field] = [*out.get(field, []), *value]
+    return out
+
+
 def run_seed(stages: list[Stage], seed: int, budget: float, tmp: Path,
              objective: str = OBJECTIVE, minimize: bool = True,
-             arms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The scratch study at the first stage, then every method at each later stage."""
+             arms: Mapping[str, Any] | None = None, first_budget: float | None = None,
+             chain: str = "last", truths: list[StageTruth] | None = None
+             ) -> list[dict[str, Any]]:
+    """The scratch study at the first stage (``first_budget``, default ``budget``), then every
+    method at each later stage. ``chain``: warm and reuse start from their own previous
+    stage's study ("last") or from every earlier study of their chain ("all"). ``truths``
+    (one per stage): run the studies live on them instead of replaying the pools."""
     out = []
-    first = run_stage(stages[0], "scratch", seed, budget, None, objective, minimize)
+    truth = truths or [None] * len(stages)
+    first = run_stage(stages[0], "scratch", seed, budget if first_budget is None
+                      else first_budget, [], objective, minimize, truth=truth[0])
     out.append({"stage": stages[0].name, "method": "scratch", "seed": seed, **first})
-    sources = dict.fromkeys(("warm", "reuse"), tmp / f"s{seed}-0.parquet")
-    runs.write_runs(first["runs"], sources["warm"])
+    start = tmp / f"s{seed}-0.parquet"
+    runs.write_runs(first["runs"], start)
+    history: dict[str, list[Path]] = {"warm": [start], "reuse": [start]}
     for j, stage in enumerate(stages[1:], start=1):
         for method in METHODS:
-            result = run_stage(stage, method, seed, budget, sources.get(method), objective,
-                               minimize, arms)
+            earlier = history.get(method, [])
+            if chain == "last":
+                earlier = earlier[-1:]
+            sources = [(path, compose([s.mapping or {} for s in stages[j - len(earlier) + i + 1:
+                                                                      j + 1]]))
+                       for i, path in enumerate(earlier)]
+            result = run_stage(stage, method, seed, budget, sources, objective, minimize, arms,
+                               truth[j])
             out.append({"stage": stage.name, "method": method, "seed": seed, **result})
-            if method in sources:
-                sources[method] = tmp / f"s{seed}-{j}-{method}.parquet"
-                runs.write_runs(result["runs"], sources[method])
+            if truths:  # what the update is worth: the previous stage's best, carried over
+                previous = truths[j - 1]
+                out[-1]["carried_regret"] = truths[j].fine_regret(
+                    previous.fine(previous.optimum_weights))
+            if method in history:
+                history[method].append(tmp / f"s{seed}-{j}-{method}.parquet")
+                runs.write_runs(result["runs"], history[method][-1])
     return out
 
 
@@ -156,7 +210,7 @@ def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
     for r in results:
         entry = stages.setdefault(r["stage"], {}).setdefault(r["method"], {
             "seeds": [], "cost_to_best": [], "cost_to_first_best": [], "final_regret": [],
-            "seconds": [], "n_prior": [], "spread": [], "curves": []})
+            "seconds": [], "n_prior": [], "spread": [], "curves": [], "carried_regret": []})
         entry["seeds"].append(r["seed"])
         entry["cost_to_best"].append(cost_to_best(r["curve"]))
         entry["cost_to_first_best"].append(cost_to_first_best(r["curve"]))
@@ -164,6 +218,8 @@ def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
         entry["seconds"].append(round(r["seconds"], 2))
         entry["n_prior"].append(r["n_prior"])
         entry["spread"].append(r.get("spread"))
+        if "carried_regret" in r:
+            entry["carried_regret"].append(r["carried_regret"])
         entry["curves"].append([[round(c, 5), g] for c, g in r["curve"]])
     for methods in stages.values():
         for m in methods.values():
@@ -182,9 +238,27 @@ def summarize(results: list[dict[str, Any]], budget: float) -> dict[str, Any]:
 def markdown(summary: dict[str, Any], command: str, wall: float,
              title: str = "synthetic truth", workers: int = 1) -> str:
     cores = "1 core" if workers == 1 else f"{workers} worker processes"
-    lines = [f"# Reuse after domain updates (replay, {title})", "",
-             f"`{command}` - wall {wall / 60:.1f} min on {cores}.", "",
-             "cost in target-run units; cost_to_best: from when the recommendation is the "
+    continuous = summary.get("mode") == "continuous"
+    kind = "live" if continuous else "replay"
+    lines = [f"# Reuse after domain updates ({kind}, {title})", "",
+             f"`{command}` - wall {wall / 60:.1f} min on {cores}.", ""]
+    if continuous:
+        lines += carried(summary)
+    else:
+        lines += best_table(summary)
+    lines += at_scratch_regret(summary)
+    lines += within_tolerance(summary)
+    spreads = {stage: [v for v in next(iter(methods.values())).get("spread", []) if v is not None]
+               for stage, methods in summary["stages"].items()}
+    if all(spreads.values()):
+        lines += ["", f"regret scale: {scale_words(summary)}, median over seeds: " + ", ".join(
+                      f"{stage} {np.median(v):.4f}" for stage, v in spreads.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def best_table(summary: dict[str, Any]) -> list[str]:
+    """Replay: when each method's recommendation is the pool's best target mixture."""
+    lines = ["cost in target-run units; cost_to_best: from when the recommendation is the "
              "pool's best target mixture to the end (median over seeds, never reached = "
              "infinitely late); saving: 1 - median cost_to_best / scratch's.", "",
              "| stage | method | median cost_to_best | reached best | saving vs scratch | "
@@ -203,18 +277,35 @@ def markdown(summary: dict[str, Any], command: str, wall: float,
                 f"{m['mean_final_regret']:.4f} | {np.median(m['seconds']):.1f} |")
     lines += ["", "paired with scratch (same seed and pool; never = infinitely late): "
               + "; ".join(paired(summary)) + "."]
-    lines += at_scratch_regret(summary)
-    lines += within_tolerance(summary)
-    spreads = {stage: [v for v in next(iter(methods.values())).get("spread", []) if v is not None]
-               for stage, methods in summary["stages"].items()}
-    if all(spreads.values()):
-        lines += ["", "regret scale: the pool's best target value minus its median target "
-                  "value, median over seeds: " + ", ".join(
-                      f"{stage} {np.median(v):.4f}" for stage, v in spreads.items()) + "."]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def carried(summary: dict[str, Any]) -> list[str]:
+    """Live: each method's final regret, and what the update was worth (the regret of the
+    previous stage's best mixture carried over, against this stage's best)."""
+    lines = ["cost in target-run units; regret: the recommendation's noiseless target value "
+             "minus the best the stage's domains allow.", "",
+             "| stage | method | median final regret | mean final regret | "
+             "previous stage's best carried over: median regret | s/study |",
+             "|---|---|---|---|---|---|"]
+    for stage, methods in summary["stages"].items():
+        for name, m in methods.items():
+            carry = m.get("carried_regret") or []
+            lines.append(f"| {stage} | {name} | {m['median_final_regret']:.4f} | "
+                         f"{m['mean_final_regret']:.4f} | "
+                         f"{f'{np.median(carry):.4f}' if carry else '-'} | "
+                         f"{np.median(m['seconds']):.1f} |")
+    return lines
 
 
 TOLERANCES = (0.05, 0.10)  # shares of the regret scale that count as reaching the best
+
+
+def scale_words(summary: dict[str, Any]) -> str:
+    if summary.get("mode") == "continuous":
+        return ("the median target value of 256 random mixtures of the stage minus the "
+                "stage's best")
+    return "the pool's best target value minus its median target value"
 
 
 def cost_cells(values: list[float | None], scratch: list[float | None] | None,
@@ -246,8 +337,8 @@ def within_tolerance(summary: dict[str, Any]) -> list[str]:
                for m in methods.values() for v in m.get("spread", [None])):
         return []
     head = " | ".join(f"within {100 * t:.0f}%: median cost (reached) | saving" for t in TOLERANCES)
-    lines = ["", "Within a tolerance of the best (regret <= a share of the regret scale, the "
-             "pool's best minus median target value, from then to the end):", "",
+    lines = ["", "Within a tolerance of the best (regret <= a share of the regret scale: "
+             f"{scale_words(summary)}; from then to the end):", "",
              f"| stage | method | {head} |", "|---|---|" + "---|---|" * len(TOLERANCES)]
     for stage, methods in summary["stages"].items():
         costs = {name: [[cost_to_best(curve, t * spread) for curve, spread
@@ -338,30 +429,59 @@ def arm_options(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, name) != ReuseOptions.model_fields[name].default}
 
 
-def labels(table: str, objective: str, arms: Mapping[str, Any] | None = None
+def labels(table: str, objective: str, arms: Mapping[str, Any] | None = None,
+           first_budget: float | None = None, chain: str = "last", mode: str = "pool"
            ) -> tuple[str, str]:
-    """The results' file stem and the report's title for ``table`` and the varied ``arms``."""
+    """The results' file stem and the report's title for ``table``, the scenario's variant
+    (the first study's budget, the chain) and the varied ``arms``."""
     stem, title = (("reuse_replay", "synthetic truth") if table == "synthetic"
                    else ("reuse_replay_admire", f"ADMIRE IFT Runs, {objective}"))
+    if mode == "continuous":
+        stem, title = (f"{stem}_continuous",
+                       f"{title}; any mixture, regret against each stage's best")
+    if first_budget is not None:
+        stem, title = (f"{stem}_first{first_budget:g}",
+                       f"{title}; the first study's budget {first_budget:g}")
+    if chain != "last":
+        stem, title = f"{stem}_chain_{chain}", f"{title}; warm-started from every earlier study"
     for name, value in (arms or {}).items():
         suffix, note = ARM_LABELS[name]
         stem, title = f"{stem}_{suffix(value)}", f"{title}; {note(value)}"
     return stem, title
 
 
-def seed_task(task: tuple[str, str, SyntheticSpec, int, float, dict[str, Any]]
-              ) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class SeedTask:
+    """What one worker runs: a seed's scenario under the command line's variant."""
+
+    table: str
+    objective: str
+    spec: SyntheticSpec
+    seed: int
+    budget: float
+    arms: dict[str, Any]
+    first_budget: float | None
+    chain: str
+    mode: str
+
+
+def seed_task(task: SeedTask) -> list[dict[str, Any]]:
     """One seed's scenario (built in the worker), its studies' runs tables left out."""
-    table, objective, spec, seed, budget, arms = task
     torch.set_num_threads(1)
-    if table == "admire-ift":
-        stages = admire_ift_scenario(seed)
-        column, minimize = runs.METRIC_PREFIX + objective, False
+    truths = None
+    if task.table == "admire-ift":
+        stages = admire_ift_scenario(task.seed)
+        column, minimize = runs.METRIC_PREFIX + task.objective, False
+    elif task.mode == "continuous":
+        truths = split_add_truths(task.spec, task.seed)
+        stages = [t.stage for t in truths]
+        column, minimize = OBJECTIVE, True
     else:
-        stages = split_add_scenario(spec, seed)
+        stages = split_add_scenario(task.spec, task.seed)
         column, minimize = OBJECTIVE, True
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_seed(stages, seed, budget, Path(tmp), column, minimize, arms)
+        results = run_seed(stages, task.seed, task.budget, Path(tmp), column, minimize,
+                           task.arms, task.first_budget, task.chain, truths)
     return [{k: v for k, v in r.items() if k != "runs"} for r in results]
 
 
@@ -371,6 +491,15 @@ def main() -> None:
     parser.add_argument("--objective", default="avg_id+ood", help="admire-ift metric")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=float, default=8.0)
+    parser.add_argument("--first-budget", type=float, default=None,
+                        help="the first (scratch) stage's budget, default --budget: how much "
+                             "the earlier study knows")
+    parser.add_argument("--chain", choices=("last", "all"), default="last",
+                        help="warm and reuse start from the previous stage's study (last) or "
+                             "from every earlier one, each with its composed mapping (all)")
+    parser.add_argument("--mode", choices=("pool", "continuous"), default="pool",
+                        help="replay each stage's pool, or run live on the synthetic truth "
+                             "(any mixture; synthetic table only)")
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--rows", default="300,100,40", help="mixtures per rung, cheapest first")
     parser.add_argument("--workers", type=int, default=1, help="seeds run in parallel")
@@ -391,13 +520,17 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the md and png from the json of an earlier run")
     args = parser.parse_args()
+    if args.mode == "continuous" and args.table != "synthetic":
+        parser.error("--mode continuous needs the synthetic truth (--table synthetic)")
     arms = arm_options(args)
     if args.report_only:
-        stem, _ = labels(args.table, args.objective, arms)
+        stem, _ = labels(args.table, args.objective, arms, args.first_budget, args.chain,
+                         args.mode)
         path = Path(args.out) / f"{stem}.json"
         summary = json.loads(path.read_text())
         backfill_spread(summary)
-        _, title = labels(args.table, summary.get("objective", args.objective), arms)
+        _, title = labels(args.table, summary.get("objective", args.objective), arms,
+                          args.first_budget, args.chain, args.mode)
         text = markdown(summary, summary["command"], summary["wall_s"], title,
                         summary.get("workers", 1))
         path.with_suffix(".md").write_text(text)
@@ -407,8 +540,8 @@ def main() -> None:
     torch.set_num_threads(1)
     spec = SyntheticSpec(k=args.k, rows_per_rung=tuple(int(n) for n in args.rows.split(",")))
     started = time.perf_counter()
-    tasks = [(args.table, args.objective, spec, seed, args.budget, arms)
-             for seed in range(args.seeds)]
+    tasks = [SeedTask(args.table, args.objective, spec, seed, args.budget, arms,
+                      args.first_budget, args.chain, args.mode) for seed in range(args.seeds)]
     results: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.workers) as pool:
         for done in as_completed([pool.submit(seed_task, t) for t in tasks]):
@@ -420,7 +553,14 @@ def main() -> None:
     summary = summarize(results, args.budget)
     command = (f"PYTHONPATH=. python bench/reuse_replay.py --seeds {args.seeds} --budget "
                f"{args.budget:g}")
-    stem, title = labels(args.table, args.objective, arms)
+    stem, title = labels(args.table, args.objective, arms, args.first_budget, args.chain,
+                         args.mode)
+    if args.first_budget is not None:
+        command += f" --first-budget {args.first_budget:g}"
+    if args.chain != "last":
+        command += f" --chain {args.chain}"
+    if args.mode != "pool":
+        command += f" --mode {args.mode}"
     command += "".join(f" --{name.replace('_', '-')} {value}" for name, value in arms.items())
     if args.table == "synthetic":
         command += f" --k {args.k} --rows {args.rows}"
@@ -432,7 +572,7 @@ def main() -> None:
     if args.workers > 1:
         command += f" --workers {args.workers}"
     summary.update({"command": command, "wall_s": round(wall, 1), "table": args.table,
-                    "workers": args.workers})
+                    "workers": args.workers, "mode": args.mode})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(summary, command, wall, title, args.workers)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
 
 from admire.problems.synthetic import (
     SyntheticProblem,
@@ -91,3 +92,68 @@ def split_add_scenario(spec: SyntheticSpec, seed: int = 0) -> list[Stage]:
               {"split": split}),
         Stage("add", fine, view(fine), problem.table, {"added": [missing]}),
     ]
+
+
+@dataclass(frozen=True)
+class StageTruth:
+    """A stage seen as a live study sees it: any mixture of the stage's domains can be trained.
+
+    The pool replay can only pick the stage's swarm, which never holds the earlier best's
+    shares, so it cannot test a policy that searches the subspace those shares leave open; a
+    live study can. Here a run of a stage mixture is a run of its fine mixture on the problem's
+    truth (with its noise and cost), and regret is measured against the best the stage's
+    domains allow (the truth's minimum over the stage's simplex: a convex law composed with a
+    linear map, so a local solver from a few starts finds it).
+    """
+
+    stage: Stage
+    problem: SyntheticProblem
+    optimum_weights: np.ndarray  # (K_stage,) the stage's best mixture at the target
+    optimum_value: float
+    scale: float  # median target value of a Dirichlet swarm minus the optimum: regret's unit
+
+    @classmethod
+    def of(cls, stage: Stage, problem: SyntheticProblem, seed: int) -> StageTruth:
+        rng = stream_rng(seed, STREAM + 10)
+        k = len(stage.domains)
+        swarm = rng.dirichlet(np.ones(k), size=256)
+
+        def value(w: np.ndarray) -> float:
+            return float(problem.truth(np.clip(w, 0.0, None) @ stage.to_fine))
+
+        best_w, best = None, np.inf
+        for start in [np.full(k, 1.0 / k), *swarm[np.argsort(
+                problem.truth(swarm @ stage.to_fine))[:4]]]:
+            res = minimize(value, start, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                           constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0},),
+                           options={"ftol": 1e-12, "maxiter": 500})
+            w = np.clip(res.x, 0.0, None)
+            w /= w.sum()
+            if value(w) < best:
+                best_w, best = w, value(w)
+        assert best_w is not None
+        median = float(np.median(problem.truth(swarm @ stage.to_fine)))
+        return cls(stage, problem, best_w, best, median - best)
+
+    def fine(self, weights: np.ndarray) -> np.ndarray:
+        w = np.asarray(weights, dtype=float) @ self.stage.to_fine
+        return w / w.sum()
+
+    def evaluate(self, weights: np.ndarray, rung: str, rng: np.random.Generator
+                 ) -> tuple[dict[str, float], float]:
+        """One noisy run of a stage mixture at a rung: ({metric: value}, cost)."""
+        return self.problem.evaluate(self.fine(weights), rung, rng)
+
+    def regret(self, weights: np.ndarray) -> float:
+        """The target's noiseless value at a stage mixture minus the stage's best (>= 0)."""
+        return self.fine_regret(self.fine(weights))
+
+    def fine_regret(self, fine: np.ndarray) -> float:
+        """The same for a fine mixture (one an earlier stage's mixture maps to)."""
+        return max(0.0, float(self.problem.truth(fine)) - self.optimum_value)
+
+
+def split_add_truths(spec: SyntheticSpec, seed: int = 0) -> list[StageTruth]:
+    """:func:`split_add_scenario`'s stages with the truth a live study at each would meet."""
+    problem = generate(spec, seed, name="reuse")
+    return [StageTruth.of(stage, problem, seed) for stage in split_add_scenario(spec, seed)]

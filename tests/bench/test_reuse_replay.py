@@ -4,6 +4,7 @@ method's recommendation is at least as good as scratch's final one, and stays so
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -13,6 +14,7 @@ def _bench():
     path = REPO / "bench" / "reuse_replay.py"
     spec = importlib.util.spec_from_file_location("reuse_replay", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -31,3 +33,13 @@ def test_cost_to_scratchs_final_regret_is_per_seed_and_for_good():
     lines = bench.at_scratch_regret({"stages": {"add": methods}})
     row = next(line for line in lines if line.startswith("| add | warm"))
     assert "never (1/2)" in row and "0 / 2" in row  # median of (4, inf) is inf; later on both
+
+
+def test_an_earlier_study_two_updates_back_gets_both_updates_in_one_mapping():
+    bench = _bench()
+    split = {"split": {"a+b": {"a": 0.3, "b": 0.7}}}
+    added = {"added": ["z"]}
+    assert bench.compose([split, added]) == {"split": {"a+b": {"a": 0.3, "b": 0.7}},
+                                             "added": ["z"]}
+    assert bench.compose([added, {"added": ["y"]}]) == {"added": ["z", "y"]}
+    assert bench.compose([]) == {}

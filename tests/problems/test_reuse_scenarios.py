@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admire.problems.reuse_scenarios import split_add_scenario
+from admire.problems.reuse_scenarios import split_add_scenario, split_add_truths
 from admire.problems.synthetic import OBJECTIVE, SyntheticSpec, generate
 from admire.schema import runs
 from admire.schema.domain_map import domain_map
@@ -45,6 +45,34 @@ def test_stage_values_follow_the_fine_truth(stages):
     residual = target[OBJECTIVE].to_numpy() - truth
     assert np.std(residual) < 3 * problem.noise_sd[-1]
     assert np.corrcoef(truth, target[OBJECTIVE])[0, 1] > 0.5
+
+
+def test_live_truths_find_each_stages_best_and_the_last_is_the_certified_optimum():
+    truths = split_add_truths(SPEC, seed=3)
+    problem = truths[-1].problem
+    assert truths[-1].optimum_value == pytest.approx(problem.optimum_value, abs=1e-7)
+    # more domains can only do as well or better; each stage's best beats its own swarm
+    values = [t.optimum_value for t in truths]
+    assert values[0] >= values[1] - 1e-9 >= values[2] - 2e-9
+    rng = np.random.default_rng(0)
+    for t in truths:
+        swarm = rng.dirichlet(np.ones(len(t.stage.domains)), size=200)
+        assert min(t.regret(w) for w in swarm) > 0.0
+        assert t.regret(t.optimum_weights) == pytest.approx(0.0, abs=1e-9)
+        assert t.scale > 0.0
+
+
+def test_a_live_run_of_a_stage_mixture_trains_its_fine_mixture():
+    coarse = split_add_truths(SPEC, seed=3)[0]
+    merged = np.zeros(len(coarse.stage.domains))
+    merged[0] = 1.0
+    fine = coarse.fine(merged)
+    assert fine[0] + fine[1] == pytest.approx(1.0) and 0.2 <= fine[0] <= 0.8  # the token share
+    rung = coarse.problem.rungs[-1]
+    draws = [coarse.evaluate(merged, rung, np.random.default_rng(i))[0]["loss"]
+             for i in range(200)]
+    truth = float(coarse.problem.truth(fine))
+    assert abs(np.mean(draws) - truth) < 4 * coarse.problem.noise_sd[-1] / np.sqrt(200)
 
 
 # --- the recorded-table scenario (ADMIRE IFT Runs) -----------------------------------------------
