@@ -1,0 +1,208 @@
+"""Live studies on synthetic truths: the policies a live study can run, in continuous mode.
+
+The suite (bench/suite.py) replays runs tables: a study may only pick the table's rows, and the
+regret is against the table's best row. A live study (``admire tune``, the notebook) is a
+continuous-mode study: it may train any mixture. This bench runs that path on the suite's
+synthetic presets, whose truth is known everywhere: each trial is one noisy run of the chosen
+mixture on the problem's truth at the chosen rung (its seed noise and cost, as generated), and
+the regret of a recommendation is its noiseless target value minus the certified optimum, in
+units of the problem's regret scale (the median target value of 256 random mixtures minus the
+optimum: 1.0 is no better than a random mixture).
+
+    python bench/live_synthetic.py --seeds 10 --budget 10 --workers 2
+
+Writes OUT/live_synthetic.{json,md} (OUT = bench/results by default): per problem and policy,
+the median regret at 3 units and at the end, and the default's paired record (wins / losses,
+one-sided Wilcoxon p) against each other policy at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import wilcoxon
+
+from admire.bo.policies.registry import parse_policy, split_specs
+from admire.evaluators.callable import CallableEvaluator
+from admire.problems import Problem, synthetic_problems
+from admire.replay.problem import ReplayProblem
+from admire.study import Study
+from admire.study.loop import Event, run
+
+RESULTS = Path(__file__).parent / "results"
+PROBLEMS = ("k3-easy", "k5-face-replicates", "k8-corr0.5", "two-rung-k10-corr0.3-ratio3",
+            "five-rung-k12-ratio300", "k19-admire-like")
+POLICIES = "mfbo,random,sfbo"
+CHECKPOINT = 3.0  # target-run units
+
+
+def regret_scale(problem: Problem, seed: int = 0) -> float:
+    """Median target value of 256 random mixtures minus the optimum (a random mixture's regret)."""
+    truth = problem.synthetic
+    assert truth is not None
+    swarm = np.random.default_rng(seed).dirichlet(np.ones(truth.spec.k), size=256)
+    return float(np.median(truth.truth(swarm))) - truth.optimum_value
+
+
+def live_study(problem_name: str, policy_text: str, seed: int, budget: float
+               ) -> dict[str, Any]:
+    """One continuous-mode study on a preset's truth; its regret curve in scale units."""
+    torch.set_num_threads(1)
+    problem = synthetic_problems([problem_name])[0]
+    truth = problem.synthetic
+    assert truth is not None
+    spec = parse_policy(policy_text)
+    config = ReplayProblem.from_table(problem.table, problem.objective, minimize=True).config(
+        spec, seed=seed, budget=budget, name=f"live-{spec.name}")
+    study = Study(replace(config, mode="continuous", max_trials=None))
+    scale = regret_scale(problem)
+    rng = np.random.default_rng([seed, 1234])
+    curve: list[tuple[float, float]] = []
+
+    def score(event: Event) -> None:
+        if event.kind == "recorded" and event.failure is None:
+            weights = np.asarray(study.recommend(interval=False).weights(truth.domains))
+            regret = float(truth.truth(weights)) - truth.optimum_value
+            curve.append((study.spent(), max(regret, 0.0) / scale))
+
+    def train(mixture: dict[str, float], rung: str) -> tuple[dict[str, float], float]:
+        return truth.evaluate(np.array([mixture[d] for d in truth.domains]), rung, rng)
+
+    start = time.perf_counter()
+    with CallableEvaluator(train) as evaluator:
+        run(study, evaluator, on_event=score)
+    return {"problem": problem_name, "policy": policy_text, "seed": seed, "curve": curve,
+            "seconds": time.perf_counter() - start}
+
+
+def regret_at(curve: list[list[float]], cost: float) -> float:
+    """The recommendation's regret once ``cost`` is spent (before the first run: 1.0)."""
+    before = [g for c, g in curve if c <= cost + 1e-9]
+    return before[-1] if before else 1.0
+
+
+def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for r in results:
+        entry = out.setdefault(r["problem"], {}).setdefault(r["policy"], {
+            "seeds": [], "at_checkpoint": [], "final": [], "seconds": []})
+        entry["seeds"].append(r["seed"])
+        entry["at_checkpoint"].append(regret_at(r["curve"], CHECKPOINT))
+        entry["final"].append(r["curve"][-1][1] if r["curve"] else 1.0)
+        entry["seconds"].append(round(r["seconds"], 2))
+    default = policies[0]
+    for methods in out.values():
+        mine = np.array(methods[default]["final"])
+        for name, m in methods.items():
+            m["median_at_checkpoint"] = float(np.median(m["at_checkpoint"]))
+            m["median_final"] = float(np.median(m["final"]))
+            if name == default:
+                continue
+            other = np.array(m["final"])
+            m["default_wins"] = int(np.sum(mine < other))
+            m["default_losses"] = int(np.sum(mine > other))
+            diff = other - mine
+            m["p_default_better"] = (float(wilcoxon(diff, alternative="greater").pvalue)
+                                     if np.any(diff != 0) else 1.0)
+    return out
+
+
+def markdown(summary: dict[str, Any], policies: list[str], command: str, wall: float) -> str:
+    default = policies[0]
+    lines = ["# Live (continuous-mode) studies on synthetic truths", "",
+             f"`{command}` - wall {wall / 60:.1f} min.", "",
+             "Regret: the recommendation's noiseless target value minus the certified optimum, "
+             "in units of the problem's regret scale (a random mixture's median regret = 1). "
+             f"Median over seeds at {CHECKPOINT:g} target-run units and at the end; "
+             f"`{default}` vs each other policy at the end: seeds where it is better / worse, "
+             "one-sided paired Wilcoxon p (small: the default is better).", "",
+             "| problem | policy | regret @3 | regret at end | default better / worse | p | "
+             "s/study |", "|---|---|---|---|---|---|---|"]
+    for problem, methods in summary.items():
+        for name in policies:
+            m = methods[name]
+            record = ("-" if name == default
+                      else f"{m['default_wins']} / {m['default_losses']} | "
+                           f"{m['p_default_better']:.2f}")
+            if name == default:
+                record += " | -"
+            lines.append(f"| {problem} | {name} | {m['median_at_checkpoint']:.3f} | "
+                         f"{m['median_final']:.3f} | {record} | "
+                         f"{np.median(m['seconds']):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def merge(args: argparse.Namespace, policies: list[str]) -> None:
+    """One report from earlier runs' curves (the policies in ``policies`` order)."""
+    out = Path(args.out)
+    runs_ = [json.loads((out / f"{name}.json").read_text()) for name in args.merge.split(",")]
+    results = list({(r["problem"], r["policy"], r["seed"]): r for run_ in runs_
+                    for r in run_["curves"] if r["policy"] in policies}.values())
+    summary = summarize(results, policies)
+    command = (f"python bench/live_synthetic.py --merge {args.merge} --policies "
+               f"{args.policies} --name {args.name}")
+    wall = sum(run_["wall_s"] for run_ in runs_)
+    text = markdown(summary, policies, command, wall).replace(
+        "# Live (continuous-mode) studies on synthetic truths",
+        "# Live (continuous-mode) studies on synthetic truths (merged: "
+        + "; ".join(f"`{run_['command']}`" for run_ in runs_) + ")")
+    (out / f"{args.name}.json").write_text(json.dumps(
+        {"command": command, "wall_s": wall, "summary": summary, "curves": results}, indent=1))
+    (out / f"{args.name}.md").write_text(text)
+    print(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", default=",".join(PROBLEMS))
+    parser.add_argument("--policies", default=POLICIES, help="the first is the one compared")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--name", default="live_synthetic")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--merge", default="",
+                        help="comma-separated result names (in --out) to report together "
+                             "instead of running: same seeds, so the comparison is paired")
+    args = parser.parse_args()
+    problems = args.problems.split(",")
+    policies = split_specs(args.policies)
+    if args.merge:
+        merge(args, policies)
+        return
+    jobs = [(p, pol, s, args.budget) for p in problems for pol in policies
+            for s in range(args.seeds)]
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(live_study, *job) for job in jobs]
+        for done in as_completed(futures):
+            results.append(done.result())
+            print(f"{len(results)}/{len(jobs)} studies at "
+                  f"{(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    results.sort(key=lambda r: (r["problem"], r["policy"], r["seed"]))
+    wall = time.perf_counter() - started
+    summary = summarize(results, policies)
+    command = (f"python bench/live_synthetic.py --problems {args.problems} --policies "
+               f"{args.policies} --seeds {args.seeds} --budget {args.budget:g} "
+               f"--workers {args.workers}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(summary, policies, command, wall)
+    (out / f"{args.name}.json").write_text(json.dumps(
+        {"command": command, "wall_s": round(wall, 1), "budget": args.budget,
+         "summary": summary, "curves": results}, indent=1))
+    (out / f"{args.name}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
