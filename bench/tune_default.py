@@ -102,6 +102,21 @@ def _smooth_work(corpora, request, device):  # defined in __main__: Ray pickles 
     return {"objective": sum((v - 1 / len(w)) ** 2 for v in w.values()) + 2.5}, 0.0
 
 
+def use_variant(out: Path, policy: str) -> None:
+    """Measure the README job with ``policy`` added to its [policy] table: the variant config
+    is written under ``out`` (inside the repository, its ladder path made absolute)."""
+    global CONFIG
+    text = CONFIG.read_text(encoding="utf-8")
+    if "\n[policy]\n" not in text:
+        raise SystemExit(f"{CONFIG} has no [policy] table to vary")
+    text = text.replace("\n[policy]\n", f"\n[policy]\n{policy}\n", 1)
+    text = text.replace('path = "../fidelities/cpu-tiny.toml"',
+                        f'path = "{REPO / "fidelities" / "cpu-tiny.toml"}"')
+    out.mkdir(parents=True, exist_ok=True)
+    CONFIG = out / "variant.toml"
+    CONFIG.write_text(text, encoding="utf-8")
+
+
 def default_study(out: Path) -> dict:
     """Run the README's first command as a fresh user would, timed."""
     home = Path(tempfile.mkdtemp(prefix="admire-home-"))
@@ -123,7 +138,7 @@ def study_result(out: Path, wall: float | None) -> dict:
     """What the study in ``out`` reported; ``wall`` None: not timed from outside (the tune's
     own wall time, after start-up, stands in)."""
     rec = json.loads((out / "recommendation.json").read_text(encoding="utf-8"))
-    return {"command": "admire tune examples/local-cpu.toml --out " + str(out), "out": str(out),
+    return {"command": f"admire tune {CONFIG.relative_to(REPO)} --out {out}", "out": str(out),
             "wall_s": rec["wall_s"] if wall is None else wall, "limit_s": 600,
             "timed_from_outside": wall is not None, "tune_reported_wall_s": rec["wall_s"],
             "stop_reason": rec["stop_reason"], "spent_target_runs": rec["spent_target_runs"],
@@ -239,7 +254,9 @@ def markdown(result: dict) -> str:
     d, lo, st, cmp_ = (result["dispatch"], result["loop"], result["study"],
                        result["comparison"])
     lines = [
-        "# The default live study (`examples/local-cpu.toml`)", "",
+        "# The default live study (`examples/local-cpu.toml`)"
+        + (f", its [policy] with `{result['policy_variant']}`" if "policy_variant" in result
+           else ""), "",
         f"{result['machine']}, torch {result['torch']}, {result['date']}, commit "
         f"{result['git']['head']}"
         + (f" with local changes to {', '.join(result['git']['modified'])}"
@@ -333,7 +350,13 @@ def main() -> None:
     parser.add_argument("--loop-n", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--compare-rung", default=None, help="(smoke tests) compare at this rung")
+    parser.add_argument("--policy", default="",
+                        help="TOML lines added to the job's [policy] table (a variant of the "
+                             "README job, e.g. 'confirm = \"ei\"'); its results go to --name")
+    parser.add_argument("--name", default="tune_default", help="results file stem")
     args = parser.parse_args()
+    if args.policy:
+        use_variant(args.out, args.policy)
     torch.set_num_threads(1)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     config = load_config(CONFIG)
@@ -374,8 +397,10 @@ def main() -> None:
               "load_average": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
               "dispatch": dispatch, "loop": loop, "study": study, "comparison": comparison}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tune_default.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    (RESULTS / "tune_default.md").write_text(markdown(result), encoding="utf-8")
+    if args.policy:
+        result["policy_variant"] = args.policy
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    (RESULTS / f"{args.name}.md").write_text(markdown(result), encoding="utf-8")
     print(markdown(result))
 
 
