@@ -271,7 +271,9 @@ def markdown(result: dict) -> str:
         f"Tune loop with a trivial evaluator: {lo['trials']} trials in {lo['wall_s']:.1f} s "
         f"({lo['per_trial_s']:.2f} s per trial: proposal, record, atomic save, recommendation; "
         "includes start-up).", "",
-        "## Wall time of `admire tune examples/local-cpu.toml --out out/local`", "",
+        ("## Wall time of `admire tune examples/local-cpu.toml --out out/local`"
+         if "policy_variant" not in result else "## Wall time of the variant's `admire tune`"),
+        "",
         f"**{st['wall_s']:.0f} s** (limit {st['limit_s']} s), fresh HOME (corpora built, Ray "
         "set up)" + ("" if st.get("timed_from_outside", True) else
                      ": the tune's own wall time, start-up and corpora build not included")
