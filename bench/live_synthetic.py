@@ -31,11 +31,10 @@ import torch
 from scipy.stats import wilcoxon
 
 from admire.bo.policies.registry import parse_policy, split_specs
-from admire.evaluators.callable import CallableEvaluator
 from admire.problems import Problem, synthetic_problems
 from admire.replay.problem import ReplayProblem
 from admire.study import Study
-from admire.study.loop import Event, run
+from admire.study.loop import Event, run_function
 
 RESULTS = Path(__file__).parent / "results"
 PROBLEMS = ("k3-easy", "k5-face-replicates", "k8-corr0.5", "two-rung-k10-corr0.3-ratio3",
@@ -77,8 +76,7 @@ def live_study(problem_name: str, policy_text: str, seed: int, budget: float
         return truth.evaluate(np.array([mixture[d] for d in truth.domains]), rung, rng)
 
     start = time.perf_counter()
-    with CallableEvaluator(train) as evaluator:
-        run(study, evaluator, on_event=score)
+    run_function(study, train, on_event=score)
     return {"problem": problem_name, "policy": policy_text, "seed": seed, "curve": curve,
             "seconds": time.perf_counter() - start}
 
@@ -129,11 +127,9 @@ def markdown(summary: dict[str, Any], policies: list[str], command: str, wall: f
     for problem, methods in summary.items():
         for name in policies:
             m = methods[name]
-            record = ("-" if name == default
+            record = ("- | -" if name == default
                       else f"{m['default_wins']} / {m['default_losses']} | "
                            f"{m['p_default_better']:.2f}")
-            if name == default:
-                record += " | -"
             lines.append(f"| {problem} | {name} | {m['median_at_checkpoint']:.3f} | "
                          f"{m['median_final']:.3f} | {record} | "
                          f"{np.median(m['seconds']):.1f} |")

@@ -50,7 +50,6 @@ import torch
 
 from admire.bo.policies.options import ReuseOptions
 from admire.bo.policies.registry import policy_spec
-from admire.evaluators.callable import CallableEvaluator
 from admire.problems.reuse_recorded import STAGES, admire_ift_scenario, merge_pair
 from admire.problems.reuse_scenarios import Stage, StageTruth, split_add_scenario, split_add_truths
 from admire.problems.synthetic import OBJECTIVE, SyntheticSpec
@@ -59,7 +58,7 @@ from admire.replay.summary import cost_to_best, cost_to_first_best, median
 from admire.schema import runs
 from admire.schema.warm_start import WarmStartConfig
 from admire.study import Study
-from admire.study.loop import Event, run
+from admire.study.loop import Event, run, run_function
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("scratch", "warm", "reuse")
@@ -122,8 +121,7 @@ def run_stage(stage: Stage, method: str, seed: int, budget: float,
         def train(mixture: Mapping[str, float], rung: str) -> tuple[dict[str, float], float]:
             return truth.evaluate(np.array([mixture[d] for d in stage.domains]), rung, rng)
 
-        with CallableEvaluator(train) as evaluator:
-            run(study, evaluator, on_event=score)
+        run_function(study, train, on_event=score)
     return {"curve": curve, "runs": study.runs, "seconds": time.perf_counter() - start,
             "n_prior": 0 if study.prior is None else study.prior.n,
             "spread": truth.scale if truth is not None else regret_scale(problem, minimize)}

@@ -168,8 +168,9 @@ def run(study: Study, evaluator: Evaluator, *, trials: int | None = None,
 
 
 def run_function(study: Study, fn: EvalFn, *, max_parallel: int = 1,
-                 trials: int | None = None, batch: int | None = None) -> str:
+                 trials: int | None = None, batch: int | None = None,
+                 on_event: EventHook | None = None) -> str:
     """:func:`run` with a plain function ``fn(mixture, rung) -> (metrics, cost)`` as the
     evaluator, up to ``max_parallel`` calls at once (threads)."""
     with CallableEvaluator(fn, max_parallel) as evaluator:
-        return run(study, evaluator, trials=trials, batch=batch)
+        return run(study, evaluator, trials=trials, batch=batch, on_event=on_event)
