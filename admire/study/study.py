@@ -197,6 +197,7 @@ class Study:
         self.trials.complete(trial_index, self.sign * clean[self.metric],
                              self.budget.units(float(cost)), self._outcomes(clean, where))
         self._history = None
+        self.policy.observe(self.history())
 
     def _outcomes(self, metrics: Mapping[str, float], where: str) -> np.ndarray | None:
         """Every metric a multi-objective study tracks (None for one objective)."""

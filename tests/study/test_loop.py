@@ -137,3 +137,24 @@ def test_parallel_completions_lose_nothing():
     assert objective.to_dict() == by_trial
     # No (mixture, rung) was proposed twice, even with eight in flight (pending-aware).
     assert len(set(calls)) == n
+
+
+def test_asking_for_recommendations_between_results_leaves_the_study_unchanged():
+    """A notebook user who looks at the answer after every result (as ``admire tune``'s panel
+    and the benches do) must get the same study as one who never looks: a recommendation fits
+    the model, and later fits warm-start from it."""
+
+    def study_runs(look: bool) -> np.ndarray:
+        study = Study(make_config(policy="screen-confirm", budget=4.0, max_trials=None,
+                                  initial_trials=3))
+
+        def on_event(event: Event) -> None:
+            if look and event.kind == "recorded" and event.failure is None:
+                study.recommend(interval=False)
+
+        run_function(study, score, on_event=on_event)
+        return study.runs[[f"w:d{i}" for i in range(3)]].to_numpy()
+
+    looked, not_looked = study_runs(True), study_runs(False)
+    assert len(looked) >= 6
+    np.testing.assert_array_equal(looked, not_looked)

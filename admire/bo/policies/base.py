@@ -150,6 +150,12 @@ class Policy(ABC):
         intervals as a recommendation (basis "prediction"); None for a policy without a model."""
         return None
 
+    def observe(self, history: History) -> None:  # noqa: B027 - an optional hook
+        """Called after every completed result with the history that includes it. A policy
+        whose model warm-starts from its last fit refits here, so that fitting history
+        depends on the results alone: a recommendation asked for between results fits the
+        model too, and would otherwise change the study's later proposals."""
+
     def state(self) -> dict[str, Any] | None:
         """A fitted model's state to persist with the study (None: nothing to keep)."""
         return None

@@ -47,6 +47,10 @@ class ModelPolicy(Policy):
     def model(self, history: History) -> MixtureSurrogate:
         return self.fit.fit(history.observations)
 
+    def observe(self, history: History) -> None:
+        if history.observations.n:
+            self.model(history)
+
     def state(self) -> dict[str, Any] | None:
         return self.fit.state()
 
