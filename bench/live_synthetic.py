@@ -9,11 +9,13 @@ the regret of a recommendation is its noiseless target value minus the certified
 units of the problem's regret scale (the median target value of 256 random mixtures minus the
 optimum: 1.0 is no better than a random mixture).
 
-    python bench/live_synthetic.py --seeds 10 --budget 10 --workers 2
+    python bench/live_synthetic.py --seeds 10 --budget 10 --workers 2 --coverage 16
 
 Writes OUT/live_synthetic.{json,md} (OUT = bench/results by default): per problem and policy,
 the median regret at 3 units and at the end, and the default's paired record (wins / losses,
-one-sided Wilcoxon p) against each other policy at the end.
+one-sided Wilcoxon p) against each other policy at the end. With ``--coverage N``, also how
+often a model policy's 90% intervals hold the truth: ``Study.predict`` at N random mixtures per
+study and the recommendation's own intervals, where the truth is known exactly.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import wilcoxon
+from scipy.stats import norm, wilcoxon
 
 from admire.bo.policies.registry import parse_policy, split_specs
 from admire.problems import Problem, synthetic_problems
+from admire.problems.synthetic import SyntheticProblem
 from admire.replay.problem import ReplayProblem
 from admire.study import Study
 from admire.study.loop import Event, run_function
@@ -41,6 +44,7 @@ PROBLEMS = ("k3-easy", "k5-face-replicates", "k8-corr0.5", "two-rung-k10-corr0.3
             "five-rung-k12-ratio300", "k19-admire-like")
 POLICIES = "mfbo,random,sfbo"
 CHECKPOINT = 3.0  # target-run units
+COVERAGE_KEYS = ("held_out_mean", "held_out_run", "recommended_mean", "recommended_run")
 
 
 def regret_scale(problem: Problem, seed: int = 0) -> float:
@@ -51,9 +55,10 @@ def regret_scale(problem: Problem, seed: int = 0) -> float:
     return float(np.median(truth.truth(swarm))) - truth.optimum_value
 
 
-def live_study(problem_name: str, policy_text: str, seed: int, budget: float
-               ) -> dict[str, Any]:
-    """One continuous-mode study on a preset's truth; its regret curve in scale units."""
+def live_study(problem_name: str, policy_text: str, seed: int, budget: float,
+               coverage: int = 0) -> dict[str, Any]:
+    """One continuous-mode study on a preset's truth: its regret curve in scale units, and
+    its intervals' coverage at ``coverage`` held-out mixtures (:func:`interval_coverage`)."""
     torch.set_num_threads(1)
     problem = synthetic_problems([problem_name])[0]
     truth = problem.synthetic
@@ -77,8 +82,47 @@ def live_study(problem_name: str, policy_text: str, seed: int, budget: float
 
     start = time.perf_counter()
     run_function(study, train, on_event=score)
+    seconds = time.perf_counter() - start
     return {"problem": problem_name, "policy": policy_text, "seed": seed, "curve": curve,
-            "seconds": time.perf_counter() - start}
+            "seconds": seconds, **interval_coverage(study, truth, seed, coverage)}
+
+
+def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
+                      ) -> dict[str, Any]:
+    """How often the study's 90% intervals hold the truth, away from its runs and at its answer.
+
+    ``held_out``: ``Study.predict`` at ``n`` random mixtures (seeded, the same for every
+    policy): the share whose mean interval holds the noiseless target value, and the expected
+    share of new runs (target value plus the generator's seed noise) inside the run interval.
+    ``recommended``: the same two for the recommendation's own intervals. Policies without a
+    model give no intervals (empty dict).
+    """
+    if n == 0:
+        return {}
+    rec = study.recommend()
+    if rec.run_lower90 is None or rec.lower90 is None:
+        return {}
+    noise = float(truth.noise_sd[-1])
+    domains = truth.domains
+    mixtures = np.random.default_rng([seed, 4321]).dirichlet(np.ones(len(domains)), size=n)
+
+    def held(lower: float, upper: float, run_lower: float, run_upper: float,
+             weights: np.ndarray) -> tuple[float, float]:
+        value = float(truth.truth(weights))
+        run = norm.cdf((run_upper - value) / noise) - norm.cdf((run_lower - value) / noise)
+        return float(lower <= value <= upper), float(run)
+
+    held_out = []
+    for weights in mixtures:
+        mixture = np.array([weights[domains.index(d)] for d in study.space.domains])
+        p = study.predict(mixture)
+        assert p is not None and p.lower90 is not None and p.run_lower90 is not None
+        held_out.append(held(p.lower90, p.upper90, p.run_lower90, p.run_upper90, weights))
+    at_rec = held(rec.lower90, rec.upper90, rec.run_lower90, rec.run_upper90,
+                  np.asarray(rec.weights(domains)))
+    mean, run = np.mean(held_out, axis=0)
+    return {"held_out": {"mean": float(mean), "run": float(run)},
+            "recommended": {"mean": at_rec[0], "run": at_rec[1]}}
 
 
 def regret_at(curve: list[list[float]], cost: float) -> float:
@@ -96,12 +140,19 @@ def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, A
         entry["at_checkpoint"].append(regret_at(r["curve"], CHECKPOINT))
         entry["final"].append(r["curve"][-1][1] if r["curve"] else 1.0)
         entry["seconds"].append(round(r["seconds"], 2))
+        for key in ("held_out", "recommended"):
+            if key in r:
+                for kind in ("mean", "run"):
+                    entry.setdefault(f"{key}_{kind}", []).append(r[key][kind])
     default = policies[0]
     for methods in out.values():
         mine = np.array(methods[default]["final"])
         for name, m in methods.items():
             m["median_at_checkpoint"] = float(np.median(m["at_checkpoint"]))
             m["median_final"] = float(np.median(m["final"]))
+            for key in COVERAGE_KEYS:
+                if key in m:
+                    m[f"coverage_{key}"] = float(np.mean(m[key]))
             if name == default:
                 continue
             other = np.array(m["final"])
@@ -133,7 +184,25 @@ def markdown(summary: dict[str, Any], policies: list[str], command: str, wall: f
             lines.append(f"| {problem} | {name} | {m['median_at_checkpoint']:.3f} | "
                          f"{m['median_final']:.3f} | {record} | "
                          f"{np.median(m['seconds']):.1f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + coverage_table(summary, policies)) + "\n"
+
+
+def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
+    """The intervals' coverage rows, for the policies that have intervals (none: no table)."""
+    rows = [f"| {problem} | {name} | " + " | ".join(
+                f"{methods[name]['coverage_' + key]:.2f}" for key in COVERAGE_KEYS) + " |"
+            for problem, methods in summary.items() for name in policies
+            if "coverage_held_out_mean" in methods[name]]
+    if not rows:
+        return []
+    return ["", "## The 90% intervals against the truth", "",
+            "Mean over seeds. Held out: `Study.predict` at random mixtures (the same for every "
+            "policy); mean: the share whose interval for the mean holds the noiseless target "
+            "value; run: the expected share of new runs (the value plus the generator's seed "
+            "noise) inside the interval for one new run. Recommended: the same at the "
+            "recommendation's own intervals (`Study.recommend`). 0.90 is calibrated.", "",
+            "| problem | policy | held out: mean | held out: run | recommended: mean | "
+            "recommended: run |", "|---|---|---|---|---|---|", *rows]
 
 
 def merge(args: argparse.Namespace, policies: list[str]) -> None:
@@ -163,6 +232,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--coverage", type=int, default=0,
+                        help="held-out random mixtures per study at which Study.predict's "
+                             "90%% intervals are checked against the truth (0: none)")
     parser.add_argument("--name", default="live_synthetic")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--merge", default="",
@@ -174,7 +246,7 @@ def main() -> None:
     if args.merge:
         merge(args, policies)
         return
-    jobs = [(p, pol, s, args.budget) for p in problems for pol in policies
+    jobs = [(p, pol, s, args.budget, args.coverage) for p in problems for pol in policies
             for s in range(args.seeds)]
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
@@ -189,7 +261,8 @@ def main() -> None:
     summary = summarize(results, policies)
     command = (f"python bench/live_synthetic.py --problems {args.problems} --policies "
                f"{args.policies} --seeds {args.seeds} --budget {args.budget:g} "
-               f"--workers {args.workers}")
+               f"--workers {args.workers}"
+               + (f" --coverage {args.coverage}" if args.coverage else ""))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(summary, policies, command, wall)

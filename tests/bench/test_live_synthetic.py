@@ -38,3 +38,17 @@ def test_a_live_study_spends_its_budget_on_the_truth_and_scores_its_answers():
     assert np.all(regrets >= 0.0) and np.all(np.isfinite(regrets))
     again = bench.live_study("k3-easy", "random", seed=0, budget=3.0)
     assert again["curve"] == result["curve"]  # seeded: the same study twice
+
+
+def test_a_model_policys_intervals_are_checked_at_held_out_mixtures_and_at_its_answer():
+    bench = _bench()
+    result = bench.live_study("k3-easy", "mfbo", seed=0, budget=2.0, coverage=4)
+    for key in ("held_out", "recommended"):
+        assert 0.0 <= result[key]["run"] <= 1.0
+        assert result[key]["mean"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert "held_out" not in bench.live_study("k3-easy", "random", seed=0, budget=2.0,
+                                              coverage=4)  # no model, no intervals
+    summary = bench.summarize([result], ["mfbo"])
+    table = bench.markdown(summary, ["mfbo"], "cmd", 1.0)
+    assert "## The 90% intervals against the truth" in table
+    assert f"{result['held_out']['run']:.2f}" in table.split("## The 90%")[1]

@@ -82,9 +82,13 @@ class ScreenConfirmOptions(ModelOptions):
         "share", description="share: proxy_share of the budget at the cheapest rung; value: "
                              "proxy_share * (1 - c / rho^2) at the rung with the most "
                              "information per cost, none where a cheap run is not worth it")
-    confirm: Literal["mean", "ei"] = Field(
-        "mean", description="target runs go to the best posterior mean, or the best expected "
-                            "improvement")
+    confirm: Literal["auto", "mean", "ei"] = Field(
+        "auto", description="target runs go to the best posterior mean, or the best expected "
+                            "improvement; auto: the mean in a pool (replay), expected "
+                            "improvement live (continuous mode), where target runs at the "
+                            "best mean pile up where the cheap screens point and the target "
+                            "is never measured elsewhere (bench/results/"
+                            "live_synthetic_auto.md)")
     proxy_share: float = Field(0.1, ge=0, le=1, description="share of the budget spent below "
                                                             "the target rung (the cap, for "
                                                             "screen = value)")

@@ -2,8 +2,8 @@
 
 Screens are space-filling mixtures at a cheaper rung (in pool mode, mixtures that also have a
 target row first, since only those can be recommended); confirmations are target runs at the
-open mixture with the best posterior mean (``confirm = "mean"``) or the best expected
-improvement (``"ei"``). How much to screen:
+open mixture with the best posterior mean (``confirm = "mean"``, the default in a pool) or the
+best expected improvement (``"ei"``, the default live, in continuous mode). How much to screen:
 
 * ``screen = "share"``: a fixed ``proxy_share`` of the budget at the cheapest rung.
 * ``screen = "value"``: a cheap run of relative cost c whose objective correlates rho with the
@@ -68,6 +68,15 @@ class ScreenConfirm(ModelPolicy):
         """How this study screens: ``options.prior_screens`` with earlier studies' runs, the
         space-filling screens of a fresh study without."""
         return "space-filling" if self.context.prior is None else self.options.prior_screens
+
+    @property
+    def confirm_rule(self) -> str:
+        """How target runs are chosen: ``options.confirm``, where ``auto`` is the posterior
+        mean in a pool and expected improvement live. In a pool the best-mean runs spread over
+        the best recorded rows; live they would all land near one screen's pick."""
+        if self.options.confirm != "auto":
+            return self.options.confirm
+        return "mean" if self.context.pool is not None else "ei"
 
     def needs_start(self, history: History) -> bool:
         if self.prior_screens != "space-filling":
@@ -134,7 +143,7 @@ class ScreenConfirm(ModelPolicy):
         if (rungs == target).all():
             return self.as_candidate(weights, rungs, rows,
                                      self.confirm_scores(history, surrogate, weights),
-                                     value=self.options.confirm == "ei")
+                                     value=self.confirm_rule == "ei")
         # No target candidate left (a pool without target rows): the cost-aware KG decides.
         scores = score_candidates(self, history, surrogate, weights, rungs, mixtures)
         return self.as_candidate(weights, rungs, rows, scores)
@@ -164,7 +173,7 @@ class ScreenConfirm(ModelPolicy):
         batch of mean-based confirmations needs no kriging believer; EI uses one.
         """
         target = self.context.target
-        if self.options.confirm == "mean":
+        if self.confirm_rule == "mean":
             return surrogate.predict_mean(weights, target)
         if history.n_pending:
             surrogate = surrogate.with_pending(history.pending_weights, history.pending_rung)

@@ -95,3 +95,21 @@ def test_target_runs_already_made_count_toward_the_design():
         run_function(study, score, trials=6)
     np.testing.assert_array_equal(target_runs(studies[0]), target_runs(studies[1]))
     assert studies[0].runs["rung"].tolist() == studies[1].runs["rung"].tolist()
+
+
+@pytest.mark.parametrize(("mode", "rule"), [("continuous", "ei"), ("pool", "mean")])
+def test_the_default_confirms_by_expected_improvement_live_and_by_the_mean_in_a_pool(mode, rule):
+    """Live, best-mean confirmations pile up where the screens point
+    (bench/results/live_synthetic_auto.md); in a pool they spread over the best rows."""
+
+    def runs(**options) -> np.ndarray:
+        config = make_config(policy="screen-confirm", mode=mode, budget=6.0, max_trials=None,
+                             initial_trials=3, **options)
+        study = Study(config, pool=make_pool(n_mix=40, seed=1) if mode == "pool" else None)
+        run_function(study, score)
+        return study.runs[[f"w:d{i}" for i in range(3)]].to_numpy()
+
+    default, same, other = runs(), runs(confirm=rule), runs(confirm={"ei": "mean",
+                                                                     "mean": "ei"}[rule])
+    np.testing.assert_array_equal(default, same)
+    assert default.shape != other.shape or not np.array_equal(default, other)
