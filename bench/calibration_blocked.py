@@ -3,8 +3,9 @@
 admire widens its 90% intervals by a leave-one-mixture-out scale (``interval_scale``). The
 study's target runs cluster near the optimum, so leaving one out still leaves its neighbours
 in: the z-scores measure predictions next to data, and mixtures far from every target run
-(most of the simplex) are missed (bench/calibration.md: 0.64-0.94 held-out coverage, worst on
-the third predicted worst). Spatial cross-validation's answer is to leave out a block: each
+(most of the simplex) are missed (bench/results/calibration_rung.md, measured when this ran
+on the then default rung_scale="rung": 0.62-0.93 held-out coverage, worst on the third
+predicted worst). Spatial cross-validation's answer is to leave out a block: each
 target run is predicted with every target run within a radius of it left out too (and its own
 mixture at every rung), so it is predicted from as far as a typical query is. The radius is a
 quantile of the distance from Sobol points on the simplex to their nearest target run: no

@@ -1,9 +1,10 @@
 """Would warping each rung's objective calibrate the held-out intervals? A replay experiment.
 
 bench/calibration.py finds admire's 90% new-run intervals too narrow at target mixtures the
-study never ran (0.64-0.94 held-out coverage), worst on the third it predicts worst, and the
-synthetic problems' objectives are skewed (skew ~2 at every rung: a few very bad mixtures).
-A Gaussian process fitted to a skewed objective is overconfident in the tail. This bench runs
+study never ran (0.64-0.94 held-out coverage with rung_scale="rung", then the default),
+worst on the third it predicts worst, and the synthetic problems' objectives are skewed
+(skew ~2 at every rung: a few very bad mixtures). A Gaussian process fitted to a skewed
+objective is overconfident in the tail. This bench runs
 the same studies as calibration.py (default policy, same seeds, same budget), then refits the
 final model three ways on the same runs:
 

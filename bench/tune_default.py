@@ -357,6 +357,7 @@ def main() -> None:
                              "README job, e.g. 'confirm = \"ei\"'); its results go to --name")
     parser.add_argument("--name", default="tune_default", help="results file stem")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # the job's command line names the config relative to the repo
     if args.policy:
         use_variant(args.out, args.policy)
     torch.set_num_threads(1)

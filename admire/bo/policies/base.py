@@ -75,9 +75,9 @@ class Recommendation:
     90% of its own target runs when each mixture is left out in turn (a GP fitted by marginal
     likelihood is overconfident away from its data). In bench/results/calibration.md the
     new-run interval holds about 90% of a study's own target runs, each predicted before it
-    ran, but only 49-65% at mixtures the study never ran at the target; a prediction at a
+    ran, but only 47-82% at mixtures the study never ran at the target; a prediction at a
     given mixture (``basis="prediction"``) therefore also carries the hyperparameters'
-    uncertainty, which raises that to 0.64-0.94.
+    uncertainty, which raises that to 0.74-0.95.
     """
 
     mixture: dict[str, float]

@@ -36,12 +36,13 @@ class ModelOptions(PolicyOptions):
     kernel: Literal["rbf", "linear", "linear+rbf"] = Field(
         "rbf", description="kernel over the weights (icm only)")
     rung_scale: Literal["rung", "shared", "equal", "prior"] = Field(
-        "rung", description="standardise each rung by its own spread, or all by the pooled "
-                            "within-rung spread (shared: the GP learns each rung's; equal: "
-                            "every rung keeps the pooled spread and only correlations are "
-                            "learned, right when the target spreads as the cheap rungs do; "
-                            "bench/results/calibration_equal.md; prior: pooled, each rung's "
-                            "variance learned with a log-normal prior around it)")
+        "prior", description="prior: standardise every rung by the pooled within-rung spread "
+                             "and learn each rung's variance under a log-normal prior around "
+                             "it (a target run near the optimum does not set the target's "
+                             "spread alone; bench/results/suite_b10_prior10.md, "
+                             "live_synthetic_auto.md); rung: each rung by its own spread; "
+                             "shared: pooled, the GP learns each rung's freely; equal: pooled, "
+                             "only correlations learned (calibration_equal.md)")
     rung_level: Literal["runs", "paired"] = Field(
         "runs", description="each rung's level: the mean of its runs, or the most-run rung's "
                             "mean plus the rung's mean gap to it at the same mixtures")
