@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.stats import spearmanr
 
 from admire.app.explain_source import Source, check_rung_has_runs, load_source
 from admire.bo import effects as fx
 from admire.bo.acquisition import best_predicted
 from admire.bo.fitting import SurrogateFit
+from admire.bo.seeding import torch_seeded
 from admire.bo.surrogate import MixtureSurrogate
 from admire.schema import runs
 from admire.space import MixtureSpace
@@ -227,8 +227,7 @@ def explain(path: str | Path, *, objective: str | None = None, rung: str | None 
     (default: the target, the top rung)."""
     source = load_source(path, objective=objective, minimize=minimize, rung=rung)
     n_at = check_rung_has_runs(source)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch_seeded(seed):
         surrogate = fit_surrogate(source)
     sign = -1.0 if source.minimize else 1.0
     scale = surrogate.interval_scale(source.rung)

@@ -20,11 +20,10 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
 from admire.bo.history import Observations
 from admire.bo.prior import PriorRuns
-from admire.bo.seeding import derive_seed
+from admire.bo.seeding import derive_seed, torch_seeded
 from admire.bo.surrogate import MixtureSurrogate, TrainingData
 
 REFRESH_GROWTH = 0.05  # rebuild the posterior once the observations grew by this share
@@ -102,10 +101,7 @@ class SurrogateFit:
         data = (TrainingData(obs.weights, obs.rung, obs.y, self.rung_fidelity)
                 if self.prior is None else self.prior.training_data(obs, self.rung_fidelity))
         optimize = self.due(obs) and key != self._restored_key
-        # BoTorch may restart a failed fit from random points drawn with torch's global
-        # generator: seed it from the data so a fit never depends on process history.
-        with torch.random.fork_rng():
-            torch.manual_seed(derive_seed(self.seed, "fit", obs.n))
+        with torch_seeded(derive_seed(self.seed, "fit", obs.n)):
             self.surrogate.fit(data, optimize=optimize, fit_data=self._subset(data))
         if optimize:
             self._fitted = {"n": obs.n, "n_target": self.n_target(obs),

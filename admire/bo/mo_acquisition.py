@@ -32,6 +32,7 @@ from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from torch import Tensor
 
 from admire.bo.outcomes import OutcomeSpec
+from admire.bo.seeding import torch_seeded
 from admire.bo.surrogate import DTYPE, MixtureSurrogate, exact
 
 BATCH = 256  # candidates scored per call of the acquisition
@@ -103,8 +104,7 @@ def target_nehvi(surrogates: Sequence[MixtureSurrogate], spec: OutcomeSpec, targ
     ref_point = infer_reference_point(front)
     # Pruning the baseline samples the posterior with torch's global generator: seed it, or
     # the same history gives different proposals from one process to the next.
-    with exact(), torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with exact(), torch_seeded(seed):
         acqf = qLogNoisyExpectedHypervolumeImprovement(
             model=model, ref_point=ref_point.tolist(), X_baseline=X_baseline,
             sampler=SobolQMCNormalSampler(torch.Size([mc_samples]), seed=seed),

@@ -25,6 +25,7 @@ from admire.bo.fitting import REFRESH_GROWTH as REFIT_GROWTH
 from admire.bo.history import History, Observations
 from admire.bo.policies.base import Candidate, Policy, Recommendation, propose_sequentially
 from admire.bo.policies.options import NoOptions
+from admire.bo.seeding import torch_seeded
 
 DTYPE = torch.float64
 
@@ -78,8 +79,7 @@ def fit_target_gp(weights: np.ndarray, y: np.ndarray, seed: int) -> SingleTaskGP
     """A GP on the target rung; seeded so a fit does not depend on process history (BoTorch may
     restart a failed fit from random points)."""
     k = weights.shape[1]
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch_seeded(seed):
         bounds = torch.stack([torch.zeros(k, dtype=DTYPE), torch.ones(k, dtype=DTYPE)])
         model = SingleTaskGP(torch.as_tensor(weights, dtype=DTYPE),
                              torch.as_tensor(y, dtype=DTYPE).unsqueeze(-1),
