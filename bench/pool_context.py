@@ -15,8 +15,9 @@ its regret (true target loss under the new pool minus the new pool's optimum), f
 
 New pools: ``larger`` (10x the latest study's pool) and ``shrunk`` (the
 latest study's pool with its most-used domain, by the old best mixture, 10x smaller). Same
-seeds for every method. Writes ``bench/results/NAME.{json,md,png}`` (``--name``, default
-``pool_context``).
+seeds for every method; every GP is the policy's (``--rung-scale``: its rung_scale, the
+default policy's unless given). Writes ``bench/results/NAME.{json,md,png}`` (``--name``,
+default ``pool_context``).
 
     python bench/pool_context.py --seeds 12
     python bench/pool_context.py --seeds 12 --old-scales 0.3 --name pool_context_one_pool
@@ -33,8 +34,10 @@ import numpy as np
 import torch
 from scipy.stats import wilcoxon
 
+from admire.bo.policies.options import ModelOptions
 from admire.bo.pool_context import PoolState, context_fn, training_data
-from admire.bo.surrogate import MixtureSurrogate, TrainingData
+from admire.bo.seeding import derive_seed, torch_seeded
+from admire.bo.surrogate import TrainingData
 from admire.problems.pool_states import PooledProblem, with_pool
 from admire.problems.synthetic import SyntheticSpec, generate
 
@@ -63,7 +66,7 @@ def studies(pp: PooledProblem, cheap: int, target: int, seed: int,
 
 
 def recommend(method: str, pp: PooledProblem, runs: dict, new_pool: np.ndarray,
-              candidates: np.ndarray) -> np.ndarray:
+              candidates: np.ndarray, options: ModelOptions) -> np.ndarray:
     last = len(pp.rung_tokens) - 1
     fidelity = tuple(float(t) for t in pp.rung_tokens)
     if method == "reuse-old-best":
@@ -72,7 +75,7 @@ def recommend(method: str, pp: PooledProblem, runs: dict, new_pool: np.ndarray,
     domains = list(pp.domains)
     if method == "mixture-only":
         data = TrainingData(runs["w"], runs["r"], -runs["y"], fidelity)
-        surrogate = MixtureSurrogate().fit(data)
+        surrogate = options.build_surrogate().fit(data)
     else:
         features = FEATURES[method]
         covs: list[dict[str, float]] = []
@@ -82,8 +85,8 @@ def recommend(method: str, pp: PooledProblem, runs: dict, new_pool: np.ndarray,
         data = training_data(runs["w"], runs["r"], -runs["y"], fidelity, covs, domains,
                              features)  # type: ignore[arg-type]
         new = PoolState(dict(zip(domains, new_pool, strict=True)), pp.rung_tokens)
-        surrogate = MixtureSurrogate(context_fn=context_fn(new, domains,
-                                                           features)).fit(data)  # type: ignore[arg-type]
+        surrogate = options.build_surrogate(context_fn=context_fn(
+            new, domains, features)).fit(data)  # type: ignore[arg-type]
     return candidates[int(np.argmax(surrogate.predict_mean(candidates, last)))]
 
 
@@ -93,7 +96,8 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     pp = with_pool(problem, seed)
     runs = studies(pp, args.cheap, args.target, seed, tuple(args.old_scales))
     last = len(pp.rung_tokens) - 1
-    old_best = recommend("reuse-old-best", pp, runs, runs["pool"][-1], runs["w"])
+    options = ModelOptions(rung_scale=args.rung_scale)
+    old_best = recommend("reuse-old-best", pp, runs, runs["pool"][-1], runs["w"], options)
     shrunk = runs["pool"][-1].copy()
     shrunk[int(np.argmax(old_best))] /= 10.0
     rng = np.random.default_rng([seed, 11])
@@ -106,7 +110,8 @@ def one_seed(seed: int, args: argparse.Namespace) -> list[dict]:
         spread = float(np.std(pp.truth(candidates, last, pool)))
         for method in METHODS:
             t0 = time.perf_counter()
-            w = recommend(method, pp, runs, pool, candidates)
+            with torch_seeded(derive_seed(seed, scenario, method)):
+                w = recommend(method, pp, runs, pool, candidates, options)
             regret = float(pp.truth(w, last, pool)[0] - best)
             rows.append({"seed": seed, "scenario": scenario, "method": method,
                          "regret": regret, "regret_rel": regret / spread,
@@ -188,6 +193,9 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=2000)
     parser.add_argument("--old-scales", type=float, nargs="+", default=list(OLD_SCALES),
                         help="pool states of the earlier studies (multiples of the base pool)")
+    parser.add_argument("--rung-scale", default=ModelOptions().rung_scale,
+                        choices=["rung", "shared", "equal", "prior"],
+                        help="the surrogate's rung_scale (default: the policy default's)")
     parser.add_argument("--name", default="pool_context", help="results file stem")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild the tables and plot from NAME.json's rows")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from admire.bo.acquisition import best_predicted
+from admire.bo.policies.options import ModelOptions
 from admire.bo.pool_context import (
     Features,
     PoolState,
@@ -32,7 +33,8 @@ from admire.bo.pool_context import (
     feature_names,
     training_data,
 )
-from admire.bo.surrogate import MixtureSurrogate
+from admire.bo.seeding import derive_seed, torch_seeded
+from admire.bo.surrogate import ContextFn, MixtureSurrogate
 from admire.errors import AdmireError, ConfigError
 from admire.io import atomic_write
 from admire.proxy.sampler import weight_upper_bounds
@@ -120,6 +122,18 @@ def _built_in_tokens(study: Study, max_bytes: int) -> dict[str, float]:
     return {d: float(n) for d, n in corpora.available_tokens().items()}
 
 
+def _surrogate(study: Study, pool_features: ContextFn) -> MixtureSurrogate:
+    """The study's own model (its policy's options; the default policy's when it has no
+    model), with the pool features as extra inputs."""
+    options = study.config.policy.options
+    if not isinstance(options, ModelOptions):
+        options = ModelOptions()
+    bounds = None
+    if options.input_scale == "range":
+        bounds = (study.space.lower_array, study.space.upper_array)
+    return options.build_surrogate(bounds, context_fn=pool_features)
+
+
 def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = None,
                        runs_pool: Path | None = None, features: Features = "epochs"
                        ) -> dict[str, Any]:
@@ -145,7 +159,8 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
                                            where=f"{directory} runs table (or --runs-pool)")
     fidelity = tuple(r.fidelity for r in study.ladder.rungs)
     data = training_data(weights, rung, y, fidelity, covariates, domains, features)
-    surrogate = MixtureSurrogate(context_fn=context_fn(new, domains, features)).fit(data)
+    with torch_seeded(derive_seed(study.config.seed, "pool-fit", data.n)):
+        surrogate = _surrogate(study, context_fn(new, domains, features)).fit(data)
     target = len(study.ladder.rungs) - 1
     candidates = _candidates(study, weights[rung == target], new)
     i, mean, _ = best_predicted(surrogate, candidates, target, sd=False)
@@ -168,6 +183,8 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
         "metric": study.metric, "predicted": study.sign * mean, "lower90": lo, "upper90": hi,
         "epochs": {d: new.covariates(candidates[i][None], np.array([target]), domains)[0][
             f"pool:epochs:{d}"] for d in domains},
+        "model": {"surrogate": surrogate.kind, "kernel": surrogate.kernel,
+                  "rung_scale": surrogate.rung_scale, "rung_level": surrogate.rung_level},
         "n_observations": int(data.n), "n_pool_states": states, "extrapolation": {
             "features": reach.features, "outside": reach.outside, "sd_ratio": reach.sd_ratio,
             "summary": summary}}

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import make_config, score
 from typer.testing import CliRunner
 
 from admire.app.cli import app
+from admire.app.recommend_pool import recommend_for_pool
+from admire.bo.policies.options import ModelOptions
 from admire.proxy.pool_state import pool_covariates
 from admire.study import Study
 
@@ -23,18 +26,21 @@ def _pool(tokens: dict[str, float]) -> str:
     return "tokens = { " + ", ".join(f"{d} = {v}" for d, v in tokens.items()) + " }\n" + TRAIN
 
 
-@pytest.fixture(scope="module")
-def study_dir(tmp_path_factory) -> Path:
+def _saved_study(folder: Path, **options: object) -> Path:
     """A saved study whose runs recorded their pool (two pool states)."""
-    study = Study(make_config(initial_trials=12))
+    study = Study(make_config(initial_trials=12, **options))
     pools = ({"d0": 500, "d1": 4000, "d2": 4000}, {"d0": 2000, "d1": 2000, "d2": 4000})
     for i, proposal in enumerate(study.propose(12)):
         metrics, cost = score(proposal.mixture, proposal.rung)
         cov = pool_covariates(proposal.mixture, pools[i % 2], RUNG_TOKENS[proposal.rung])
         study.complete(proposal.trial_index, metrics, cost, covariates=cov)
-    folder = tmp_path_factory.mktemp("study") / "s"
     study.save(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    return _saved_study(tmp_path_factory.mktemp("study") / "s")
 
 
 def invoke(*args: str):
@@ -55,6 +61,18 @@ def test_recommend_for_a_larger_pool_writes_json_and_stays_within_range(study_di
     assert rec["extrapolation"]["outside"] == []  # fewer epochs: within 0..max seen
     assert "within the range" in result.output and str(out) in result.output
     assert rec["n_pool_states"] == 2 and "one pool state" not in result.output
+    assert rec["model"]["rung_scale"] == ModelOptions().rung_scale  # the study's, by default
+
+
+def test_the_pool_recommendation_fits_the_studys_own_model(tmp_path):
+    study_dir = _saved_study(tmp_path / "s", rung_scale="rung", kernel="linear")
+    pool = tmp_path / "big.toml"
+    pool.write_text(_pool({"d0": 50_000, "d1": 40_000, "d2": 40_000}), encoding="utf-8")
+    result = invoke("recommend", str(study_dir), "--pool", str(pool))
+    assert result.exit_code == 0, result.output
+    rec = json.loads((study_dir / "recommendation_pool.json").read_text(encoding="utf-8"))
+    assert rec["model"] == {"surrogate": "icm", "kernel": "linear", "rung_scale": "rung",
+                            "rung_level": "runs"}
 
 
 def test_a_much_smaller_pool_is_reported_as_an_extrapolation(study_dir, tmp_path):
@@ -105,3 +123,18 @@ def test_bad_pool_files_name_file_field_and_value(study_dir, tmp_path, text, exp
     assert result.exit_code == 2
     assert expected in result.output and str(pool) in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_pool_recommendation_does_not_depend_on_torchs_global_generator(study_dir,
+                                                                             tmp_path):
+    """torch seeds its generator afresh in every process, and BoTorch draws from it while
+    fitting: the same study and pool must give the same answer in any process."""
+    pool = tmp_path / "big.toml"
+    pool.write_text(_pool({"d0": 50_000, "d1": 40_000, "d2": 40_000}), encoding="utf-8")
+    answers = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        answers.append(recommend_for_pool(study_dir, pool, out=tmp_path / f"{seed}.json",
+                                          features="epochs+tokens"))
+    assert answers[0]["mixture"] == answers[1]["mixture"]
+    assert answers[0]["predicted"] == answers[1]["predicted"]

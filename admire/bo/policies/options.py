@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 if TYPE_CHECKING:
     import numpy as np
 
-    from admire.bo.surrogate import MixtureSurrogate
+    from admire.bo.surrogate import ContextFn, MixtureSurrogate
 
 
 class PolicyOptions(BaseModel):
@@ -60,14 +60,16 @@ class ModelOptions(PolicyOptions):
     initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
                                                      "cheapest rung before any model is used")
 
-    def build_surrogate(self, weight_bounds: tuple[np.ndarray, np.ndarray] | None = None
-                        ) -> MixtureSurrogate:
+    def build_surrogate(self, weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                        context_fn: ContextFn | None = None) -> MixtureSurrogate:
         """The (unfitted) surrogate these options describe; every model-based path builds
-        it here, so a study, its explanation and several-objective fits share one model."""
+        it here, so a study, its explanation, several-objective fits and a recommendation
+        for a new pool (``context_fn``: its pool features) share one model."""
         from admire.bo.surrogate import MixtureSurrogate  # torch: loaded only when fitting
 
         return MixtureSurrogate(self.surrogate, kernel=self.kernel, weight_bounds=weight_bounds,
-                                rung_scale=self.rung_scale, rung_level=self.rung_level)
+                                rung_scale=self.rung_scale, rung_level=self.rung_level,
+                                context_fn=context_fn)
 
     @model_validator(mode="after")
     def _kernel_needs_icm(self) -> ModelOptions:
