@@ -96,6 +96,11 @@ def test_notebook_runs_end_to_end(executed):
     assert rec["best_value"] == pytest.approx(target["m:avg_id+ood"].max())
     assert sum(rec["mixture"].values()) == pytest.approx(1.0, abs=1e-6)
 
+    # Section 4 scores the new-run intervals of every target mixture the study did not run.
+    unseen, covered = result["n_unseen_targets"], result["coverage_unseen_targets"]
+    assert 0 < unseen <= len(target) and 0 <= covered <= 1
+    assert covered * unseen == pytest.approx(round(covered * unseen))  # a count of mixtures
+
     resumed = result["resumed"]
     assert resumed["trials_after"] == resumed["trials_before"] + 1
     assert resumed["completed_after"] == result["runs"] + 1
