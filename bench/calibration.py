@@ -67,7 +67,8 @@ def held_out_study(name: str, spec: str, seed: int) -> HeldOut:
 
     problem = suite.all_problems()[name]
     replay = suite.replay_problem(name)
-    study = replay.study(parse_policy(spec), seed=seed, budget=problem.budget)
+    budget = problem.budget if BUDGET is None else BUDGET
+    study = replay.study(parse_policy(spec), seed=seed, budget=budget)
     run(study, replay.evaluator())
     obs = study.history().observations
     target = len(study.ladder.rungs) - 1
@@ -194,12 +195,18 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
     return out
 
 
-def _set_prior_precision(value: float | None) -> None:
-    """In each worker: the draws' prior precision under test (None: admire's default)."""
-    if value is not None:
+BUDGET: float | None = None  # every study's budget (None: each problem's own)
+
+
+def _set_worker(prior_precision: float | None, budget: float | None) -> None:
+    """In each worker: the draws' prior precision under test (None: admire's default) and
+    the studies' budget (None: each problem's)."""
+    global BUDGET
+    BUDGET = budget
+    if prior_precision is not None:
         from admire.bo import hyperparameters
 
-        hyperparameters.PRIOR_PRECISION = value
+        hyperparameters.PRIOR_PRECISION = prior_precision
 
 
 def _share(value: float | None) -> str:
@@ -291,6 +298,10 @@ def main() -> None:
     parser.add_argument("--prior-precision", type=float, default=None,
                         help="the hyperparameter draws' prior precision per raw direction "
                              "(default: admire's PRIOR_PRECISION)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="every study's budget in target-run units (default: each "
+                             "problem's): how calibrated the intervals are after few target "
+                             "runs")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild NAME.md from NAME.json without running")
     args = parser.parse_args()
@@ -308,8 +319,8 @@ def main() -> None:
         tasks = [(p, args.policy, s) for p in args.problems.split(",")
                  for s in range(args.seeds)]
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_set_prior_precision,
-                                 initargs=(args.prior_precision,)) as ex:
+                                 initializer=_set_worker,
+                                 initargs=(args.prior_precision, args.budget)) as ex:
             rows = list(ex.map(coverage, tasks))
         for row in rows:
             print(row, flush=True)
