@@ -76,10 +76,7 @@ def fit_surrogate(source: Source) -> MixtureSurrogate:
     """The default policy's fit (same options, seeded schedule, hyperparameter subset)."""
     obs = source.observations()
     opts = source.options
-    bounds = None
-    if opts.input_scale == "range":
-        bounds = (source.lower, np.maximum(source.upper, source.lower + 1e-6))
-    surrogate = opts.build_surrogate(bounds)
+    surrogate = opts.build_surrogate(opts.input_bounds(source.lower, source.upper))
     fidelity = source.table.groupby(runs.RUNG)[runs.FIDELITY].first()
     rung_fidelity = tuple(float(fidelity.get(r, i + 1)) for i, r in enumerate(source.rungs))
     return SurrogateFit(surrogate, rung_fidelity, source.seed).fit(obs)

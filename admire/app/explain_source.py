@@ -134,7 +134,7 @@ def load_source(path: str | Path, *, objective: str | None = None,
                        else None)
         return Source(path, "study", table, column, bool(minimize), why, rungs, index,
                       space.lower_array, space.upper_array,
-                      options if isinstance(options, ModelOptions) else ModelOptions(),
+                      ModelOptions.of(options),
                       config.seed, recommended)
     table = runs.read_runs(path)
     metrics = runs.metrics(table)

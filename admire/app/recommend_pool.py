@@ -125,12 +125,8 @@ def _built_in_tokens(study: Study, max_bytes: int) -> dict[str, float]:
 def _surrogate(study: Study, pool_features: ContextFn) -> MixtureSurrogate:
     """The study's own model (its policy's options; the default policy's when it has no
     model), with the pool features as extra inputs."""
-    options = study.config.policy.options
-    if not isinstance(options, ModelOptions):
-        options = ModelOptions()
-    bounds = None
-    if options.input_scale == "range":
-        bounds = (study.space.lower_array, study.space.upper_array)
+    options = ModelOptions.of(study.config.policy.options)
+    bounds = options.input_bounds(study.space.lower_array, study.space.upper_array)
     return options.build_surrogate(bounds, context_fn=pool_features)
 
 

@@ -36,13 +36,10 @@ class ModelPolicy(Policy):
     def _input_bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The range weights are scaled by with ``input_scale = "range"``: the candidates'
         range in pool mode, the search-space bounds otherwise; None keeps raw weights."""
-        if self.options.input_scale == "weights":
-            return None
         space, pool = self.context.space, self.context.pool
         if pool is None:
-            return space.lower_array, space.upper_array
-        lo, hi = pool.weights.min(axis=0), pool.weights.max(axis=0)
-        return lo, np.maximum(hi, lo + 1e-6)
+            return self.options.input_bounds(space.lower_array, space.upper_array)
+        return self.options.input_bounds(pool.weights.min(axis=0), pool.weights.max(axis=0))
 
     def model(self, history: History) -> MixtureSurrogate:
         return self.fit.fit(history.observations)

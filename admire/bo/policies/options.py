@@ -60,6 +60,22 @@ class ModelOptions(PolicyOptions):
     initial_trials: int = Field(1, ge=0, description="space-filling start points at the "
                                                      "cheapest rung before any model is used")
 
+    @classmethod
+    def of(cls, options: PolicyOptions) -> ModelOptions:
+        """A policy's model options; the default model's for a policy without one (a study
+        run by a baseline is still explained, or recommended for a new pool, by a model)."""
+        return options if isinstance(options, ModelOptions) else cls()
+
+    def input_bounds(self, lower: np.ndarray, upper: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The range weights are scaled by: None keeps raw weights (``input_scale =
+        "weights"``); with "range", ``lower``..``upper``, at least 1e-6 wide per domain."""
+        if self.input_scale == "weights":
+            return None
+        import numpy as np
+
+        return lower, np.maximum(upper, lower + 1e-6)
+
     def build_surrogate(self, weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
                         context_fn: ContextFn | None = None) -> MixtureSurrogate:
         """The (unfitted) surrogate these options describe; every model-based path builds
