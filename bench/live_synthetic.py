@@ -95,7 +95,8 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
     policy): the share whose mean interval holds the noiseless target value, and the expected
     share of new runs (target value plus the generator's seed noise) inside the run interval.
     ``recommended``: the same two for the recommendation's own intervals. Policies without a
-    model give no intervals (empty dict).
+    model, and studies with too few target runs to check an interval on
+    (:mod:`admire.bo.reach`), give no intervals (empty dict).
     """
     if n == 0:
         return {}

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from admire.bo.surrogate import MIN_LOO
+
 NOTEBOOK = REPO / "notebooks" / "ax_experiment.ipynb"
 # Small enough for CI: a few hand-stepped rounds, 2 target-run units, one replay seed.
 SMALL = {"BUDGET": 2.0, "HAND_ROUNDS": 2, "SEED": 0, "COMPARE_SEEDS": [0]}
@@ -96,10 +98,12 @@ def test_notebook_runs_end_to_end(executed):
     assert rec["best_value"] == pytest.approx(target["m:avg_id+ood"].max())
     assert sum(rec["mixture"].values()) == pytest.approx(1.0, abs=1e-6)
 
-    # Section 4 scores the new-run intervals of every target mixture the study did not run.
+    # Section 4 scores the new-run intervals of every target mixture the study did not run;
+    # with one target run (budget 2) there are none to score: they are withheld, and said so.
     unseen, covered = result["n_unseen_targets"], result["coverage_unseen_targets"]
-    assert 0 < unseen <= len(target) and 0 <= covered <= 1
-    assert covered * unseen == pytest.approx(round(covered * unseen))  # a count of mixtures
+    assert 0 < unseen <= len(target) and per_rung[-1] < MIN_LOO
+    assert covered is None and rec["lower90"] is None
+    assert rec["interval_note"].startswith("no 90% interval yet")
 
     resumed = result["resumed"]
     assert resumed["trials_after"] == resumed["trials_before"] + 1

@@ -348,6 +348,8 @@ def recommend_command(
     console.print(f"predicted {study.metric}: {rec.predicted:.5g}{interval}, from "
                   f"{rec.n_observations} completed trials; spent {study.spent():.2f} "
                   "target-rung runs", highlight=False)
+    if rec.interval_note:
+        console.print(rec.interval_note, highlight=False, markup=False)
     from admire.app.confirm import confirmation_of
     from admire.app.tune import seed_noise_note
     from admire.schema.config import proxy_seed
@@ -370,9 +372,12 @@ def _recommend_pool(directory: Path, pool: Path, out: Path | None, runs_pool: Pa
     for domain, weight in sorted(rec["mixture"].items(), key=lambda kv: -kv[1]):
         grid.add_row(domain, f"{weight:.4f}", f"{rec['epochs'][domain]:.3g}")
     console.print(grid)
-    console.print(f"predicted {rec['metric']}: {rec['predicted']:.5g} (90% interval for the "
-                  f"mean [{rec['lower90']:.5g}, {rec['upper90']:.5g}]), from "
+    interval = ("" if rec["lower90"] is None else
+                f" (90% interval for the mean [{rec['lower90']:.5g}, {rec['upper90']:.5g}])")
+    console.print(f"predicted {rec['metric']}: {rec['predicted']:.5g}{interval}, from "
                   f"{rec['n_observations']} completed trials", highlight=False)
+    if rec["interval_note"]:
+        console.print(rec["interval_note"], highlight=False, markup=False)
     console.print(f"extrapolation: {rec['extrapolation']['summary']}", highlight=False,
                   markup=False)
     console.print(f"wrote {rec['out']}", highlight=False, markup=False)

@@ -48,6 +48,7 @@ from admire.app.evaluations import (
     save_evaluations,
     weights_key,
 )
+from admire.bo.reach import withheld_note
 from admire.errors import ValidationError
 from admire.evaluators.ray.worker import WorkFn, train_trial
 from admire.space import MixtureSpace
@@ -181,6 +182,7 @@ class EvaluateResult:
     path: Path
     interval_checks: list[IntervalCheck]
     any_seed_checks: list[IntervalCheck]
+    interval_note: str | None = None  # why there is no interval to check (admire.bo.reach)
 
 
 def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
@@ -241,6 +243,9 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
         if level.name == study.ladder.target.name and study.n_completed else [])
     seed_checks = any_seed_checks(checks, results, target_replicates(
         directory, study, settings.seed)) if checks else []
+    at_target = level.name == study.ladder.target.name and study.n_completed
+    note = withheld_note(int((study.history().observations.rung
+                              == len(study.ladder.rungs) - 1).sum())) if at_target else None
     record_interval_checks(directory, checks, seed_checks)
     if len(study.runs):
         from admire.app.study_plots import PLOTS, plot_objective_vs_cost
@@ -252,7 +257,7 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
                           paired_differences(results, config.objective.minimize),
                           len(todo) - len(failures), len(mixtures) * len(seeds) - len(todo),
                           failures, time.monotonic() - t0, directory / "evaluations.json",
-                          checks, seed_checks)
+                          checks, seed_checks, note)
 
 
 def target_replicates(directory: Path, study: Any, study_seed: int
@@ -376,6 +381,8 @@ def report(result: EvaluateResult) -> list[Any]:
                      coverage_line(result.any_seed_checks, ANY_SEED_INTERVAL)):
         if coverage:
             out.append(coverage)
+    if result.interval_note:
+        out.append(result.interval_note)
     out += [f"failed: {f}" for f in result.failures]
     out.append(f"wrote {result.path} (not part of the study's experiment or budget)")
     return out

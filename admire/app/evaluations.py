@@ -205,6 +205,7 @@ class IntervalCheck:
     lower: float
     upper: float
     values: tuple[float, ...]
+    extrapolates: bool = False  # beyond the distance the study checked its intervals at
 
     @property
     def inside(self) -> int:
@@ -220,8 +221,10 @@ def interval_checks(results: Sequence[MixtureResult],
         prediction = predict(r.weights) if r.values else None
         if prediction is None or prediction.run_lower90 is None:
             continue
+        reach = getattr(prediction, "reach", None)
         checks.append(IntervalCheck(r.name, prediction.run_lower90, prediction.run_upper90,
-                                    tuple(r.values.values())))
+                                    tuple(r.values.values()),
+                                    bool(reach is not None and reach.extrapolates)))
     return checks
 
 
@@ -240,7 +243,7 @@ def any_seed_checks(checks: Sequence[IntervalCheck], results: Sequence[MixtureRe
         pooled = pooled_seed_sd(v for k, v in replicates.items() if k != key_of[c.name])
         if pooled is not None:
             out.append(IntervalCheck(c.name, *with_seed_noise(c.lower, c.upper, *pooled),
-                                     c.values))
+                                     c.values, c.extrapolates))
     return out
 
 
@@ -256,9 +259,12 @@ def coverage_line(checks: Sequence[IntervalCheck], what: str = MODEL_INTERVAL) -
         return None
     inside = sum(c.inside for c in checks)
     parts = ", ".join(f"{c.name} {c.inside}/{len(c.values)} in [{c.lower:.4g}, {c.upper:.4g}]"
-                      for c in checks)
+                      + (" (extrapolation)" if c.extrapolates else "") for c in checks)
+    beyond = ("; an extrapolation lies farther from every target run than the study checked "
+              "its intervals at, where they hold less than 90%"
+              if any(c.extrapolates for c in checks) else "")
     return (f"live check of {what}: {inside}/{total} fresh "
-            f"runs inside ({inside / total:.0%}; calibrated is about 90%): {parts}")
+            f"runs inside ({inside / total:.0%}; calibrated is about 90%): {parts}{beyond}")
 
 
 def record_interval_checks(directory: str | Path, checks: Sequence[IntervalCheck],
@@ -281,5 +287,6 @@ def record_interval_checks(directory: str | Path, checks: Sequence[IntervalCheck
                 "what": what,
                 "inside": sum(c.inside for c in group), "runs": sum(len(c.values) for c in group),
                 "mixtures": [{"name": c.name, "run_lower90": c.lower, "run_upper90": c.upper,
-                              "values": list(c.values), "inside": c.inside} for c in group]}
+                              "values": list(c.values), "inside": c.inside,
+                              "extrapolates": c.extrapolates} for c in group]}
     atomic_write_json(path, payload, indent=1)

@@ -33,6 +33,7 @@ from admire.bo.pool_context import (
     feature_names,
     training_data,
 )
+from admire.bo.reach import withheld_note
 from admire.bo.seeding import derive_seed, torch_seeded
 from admire.bo.surrogate import ContextFn, MixtureSurrogate
 from admire.errors import AdmireError, ConfigError
@@ -166,6 +167,9 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
     names = feature_names(domains, features)
     reach = extrapolation(surrogate, candidates[i], target, names)
     lo, hi = sorted((study.sign * (mean - half), study.sign * (mean + half)))
+    withheld = withheld_note(int((rung == target).sum()))
+    if withheld is not None:
+        lo = hi = None
     states = len({tuple(c[f"pool:tokens:{d}"] for d in domains) for c in covariates})
     summary = reach.sentence()
     if states == 1:
@@ -177,6 +181,7 @@ def recommend_for_pool(directory: Path, pool_file: Path, *, out: Path | None = N
         "pool_tokens": dict(new.tokens), "rung": study.ladder.rungs[target].name,
         "mixture": dict(zip(domains, candidates[i].round(6).tolist(), strict=True)),
         "metric": study.metric, "predicted": study.sign * mean, "lower90": lo, "upper90": hi,
+        "interval_note": withheld,
         "epochs": {d: new.covariates(candidates[i][None], np.array([target]), domains)[0][
             f"pool:epochs:{d}"] for d in domains},
         "model": {"surrogate": surrogate.kind, "kernel": surrogate.kernel,

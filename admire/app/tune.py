@@ -318,6 +318,8 @@ def summary_lines(result: TuneResult) -> list[str]:
     if result.recommendation is not None:
         if result.recommendation.run_lower90 is not None or result.confirmation is not None:
             lines.append(result.seed_noise)
+        if result.recommendation.interval_note:
+            lines.append(result.recommendation.interval_note)
         lines.append(pd.Series(result.recommendation.mixture).round(4).to_string())
     for ref in reference_results(study):
         value = "not run" if ref["value"] is None else f"{study.metric} {ref['value']:.4g}"

@@ -49,6 +49,8 @@ def _run_interval(rec: Recommendation) -> str:
         return f" (a new run: [{rec.run_lower90:.4g}, {rec.run_upper90:.4g}], 90%)"
     if rec.lower90 is not None and rec.upper90 is not None:
         return f" (the mean: [{rec.lower90:.4g}, {rec.upper90:.4g}], 90%)"
+    if rec.reach is not None and not rec.reach.calibrated:
+        return f" (no 90% interval yet: {rec.reach.target_runs} target-rung run(s) so far)"
     return ""
 
 

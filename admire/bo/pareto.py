@@ -54,6 +54,7 @@ class ParetoRecommendation:
     n_observations: int
     feasible: bool  # False: no candidate met the constraints; the set ignores them
     basis: str = "model"  # "model": posterior means; "observed": the runs' own values
+    interval_note: str | None = None  # why the intervals are withheld (admire.bo.reach)
 
     @property
     def choice(self) -> ParetoPoint:
@@ -69,6 +70,7 @@ class ParetoRecommendation:
                 "choice": self.choice.to_dict(), "tradeoff": self.tradeoff,
                 "scalarization": self.scalarization, "feasible": self.feasible,
                 "n_observations": self.n_observations, "basis": self.basis,
+                "interval_note": self.interval_note,
                 "intervals": "lower90/upper90: 90% for the mean of each objective at the target"}
 
 

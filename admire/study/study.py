@@ -345,7 +345,9 @@ class Study:
         """The policy model's prediction at the target rung for ``mixture`` (weights in the
         space's domain order) with its two 90% intervals, which also carry the
         hyperparameters' uncertainty (a mixture the study did not choose); None without a
-        model or data."""
+        model or data. Until the target rung has enough runs to check them on, the intervals
+        are None and ``interval_note`` says why; ``reach`` says whether the mixture lies beyond
+        the distance they were checked at (:mod:`admire.bo.reach`)."""
         history = self.history()
         return (self.policy.predict(history, np.asarray(mixture, dtype=float))
                 if history.observations.n or self.prior is not None else None)

@@ -16,11 +16,14 @@ from admire.app.cli import app
 from admire.app.evaluate import evaluate, parse_mixture, report
 from admire.app.evaluations import load_evaluations
 from admire.app.tune import tune
+from admire.bo.reach import withheld_note
+from admire.bo.surrogate import MIN_LOO
 from admire.errors import ValidationError
 from admire.schema.config import load_config
 from admire.study import Study
 
 runner = CliRunner()
+TRIALS_FOR_INTERVALS = 10  # the micro study's trials to reach MIN_LOO target runs
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +142,20 @@ def test_evaluate_at_the_target_checks_the_studys_intervals(tmp_path, cache):
     out = tmp_path / "out"
     with embedded_ray():
         tune(config, out, work=smooth_work)
+        # too few target runs to check an interval on: none to check, and the report says so
+        early = evaluate(out, ["uniform"], 1, work=seed_noise_work)
+        early_study = Study.load(out)
+        target_runs = int((early_study.history().observations.rung == 1).sum())  # r1
+        assert early.target and target_runs < MIN_LOO and early.interval_checks == []
+        assert early.interval_note == withheld_note(target_runs)
+        assert early.interval_note in report(early)
+        write_study(tmp_path, cache, max_trials=TRIALS_FOR_INTERVALS)  # resume for more
+        tune(config, out, resume=True, work=smooth_work)
         result = evaluate(out, ["recommended", "uniform", "pure-math:math=1"], 2,
                           work=seed_noise_work)
     study = Study.load(out)
+    assert (study.history().observations.rung == 1).sum() >= MIN_LOO
+    assert result.interval_note is None
     assert result.target and [c.name for c in result.interval_checks] == [
         "recommended", "uniform", "pure-math"]
     uniform = study.predict(np.array([1 / 3] * 3))

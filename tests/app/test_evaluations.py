@@ -20,8 +20,8 @@ from admire.study.loop import run_function
 
 
 def test_fresh_runs_are_counted_against_the_studys_new_run_interval():
-    study = Study(make_config(policy="screen-confirm", budget=5.0))
-    run_function(study, score, trials=8)
+    study = Study(make_config(policy="screen-confirm", budget=8.0))
+    run_function(study, score, trials=14)  # MIN_LOO target runs: intervals to check
     domains = study.space.domains
 
     def predict(weights):
@@ -39,6 +39,9 @@ def test_fresh_runs_are_counted_against_the_studys_new_run_interval():
     assert line.startswith("live check of the study's 90% intervals for a new run: 1/2 fresh")
     assert "near 1/2 in [" in line
     assert coverage_line([]) is None
+    far = IntervalCheck("far", low, high, (low,), extrapolates=True)
+    assert "far 1/1 in [" in coverage_line([far]) and "(extrapolation)" in coverage_line([far])
+    assert "(extrapolation)" not in line
     # a policy without a model has no interval to check
     assert interval_checks(results, lambda w: None) == []
 

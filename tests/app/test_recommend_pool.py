@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from admire.app.cli import app
 from admire.app.recommend_pool import recommend_for_pool
 from admire.bo.policies.options import ModelOptions
+from admire.bo.reach import withheld_note
+from admire.bo.surrogate import MIN_LOO
 from admire.proxy.pool_state import pool_covariates
 from admire.study import Study
 
@@ -26,14 +28,23 @@ def _pool(tokens: dict[str, float]) -> str:
     return "tokens = { " + ", ".join(f"{d} = {v}" for d, v in tokens.items()) + " }\n" + TRAIN
 
 
-def _saved_study(folder: Path, **options: object) -> Path:
-    """A saved study whose runs recorded their pool (two pool states)."""
+TARGET_MIXTURES = ({"d0": 0.6, "d1": 0.2, "d2": 0.2}, {"d0": 0.2, "d1": 0.6, "d2": 0.2},
+                   {"d0": 0.2, "d1": 0.2, "d2": 0.6}, {"d0": 0.4, "d1": 0.4, "d2": 0.2},
+                   {"d0": 0.3, "d1": 0.3, "d2": 0.4})
+
+
+def _saved_study(folder: Path, target_runs: int = len(TARGET_MIXTURES), **options: object
+                 ) -> Path:
+    """A saved study whose runs recorded their pool (two pool states): 12 proposals (all at
+    the cheapest rung) and ``target_runs`` runs at the target."""
     study = Study(make_config(initial_trials=12, **options))
     pools = ({"d0": 500, "d1": 4000, "d2": 4000}, {"d0": 2000, "d1": 2000, "d2": 4000})
-    for i, proposal in enumerate(study.propose(12)):
-        metrics, cost = score(proposal.mixture, proposal.rung)
-        cov = pool_covariates(proposal.mixture, pools[i % 2], RUNG_TOKENS[proposal.rung])
-        study.complete(proposal.trial_index, metrics, cost, covariates=cov)
+    trials = [(p.trial_index, p.mixture, p.rung) for p in study.propose(12)]
+    trials += [(study.attach(m, "large"), m, "large") for m in TARGET_MIXTURES[:target_runs]]
+    for i, (index, mixture, rung) in enumerate(trials):
+        metrics, cost = score(mixture, rung)
+        cov = pool_covariates(mixture, pools[i % 2], RUNG_TOKENS[rung])
+        study.complete(index, metrics, cost, covariates=cov)
     study.save(folder)
     return folder
 
@@ -62,6 +73,20 @@ def test_recommend_for_a_larger_pool_writes_json_and_stays_within_range(study_di
     assert "within the range" in result.output and str(out) in result.output
     assert rec["n_pool_states"] == 2 and "one pool state" not in result.output
     assert rec["model"]["rung_scale"] == ModelOptions().rung_scale  # the study's, by default
+    assert rec["interval_note"] is None
+
+
+def test_the_pool_recommendation_withholds_its_interval_below_min_loo_target_runs(tmp_path):
+    folder = _saved_study(tmp_path / "s", target_runs=MIN_LOO - 1)
+    pool = tmp_path / "big.toml"
+    pool.write_text(_pool({"d0": 50_000, "d1": 40_000, "d2": 40_000}), encoding="utf-8")
+    result = invoke("recommend", str(folder), "--pool", str(pool))
+    assert result.exit_code == 0, result.output
+    rec = json.loads((folder / "recommendation_pool.json").read_text(encoding="utf-8"))
+    assert rec["lower90"] is None and rec["upper90"] is None
+    assert rec["interval_note"] == withheld_note(MIN_LOO - 1)
+    assert "interval for the mean" not in result.output
+    assert "no 90% interval yet" in " ".join(result.output.split())  # rich wraps lines
 
 
 def test_the_pool_recommendation_fits_the_studys_own_model(tmp_path):

@@ -126,6 +126,12 @@ def test_tune_cli_runs_a_micro_study_and_writes_its_outputs(tmp_path, cache, clu
     shown = runner.invoke(app, ["recommend", str(out)])
     assert shown.exit_code == 0 and "recommended mixture at r1" in shown.output
     assert "confirmed at r1" in shown.output  # the fresh seeds, read from evaluations.json
+    # four trials hold fewer than MIN_LOO target runs: no model interval, and every output
+    # says why (the confirmation's interval, from fresh seeds alone, stands)
+    assert rec["recommendation"]["lower90"] is None
+    assert rec["recommendation"]["interval_note"].startswith("no 90% interval yet")
+    for output in (result.output, shown.output):
+        assert "no 90% interval yet" in " ".join(output.split())
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 from helpers import LADDER, make_config, make_pool, score, with_options
 
 from admire.bo.candidates import CandidatePool
+from admire.bo.surrogate import MIN_LOO
 from admire.errors import ConfigError, ValidationError
 from admire.schema.config import DomainConfig
 from admire.study import Study
@@ -313,10 +314,29 @@ def test_resume_with_a_changed_domain_set_fails_naming_it():
         study.reconfigure(other)
 
 
-def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncertainty():
-    study = Study(make_config(policy="screen-confirm", budget=5.0))
+def test_predict_withholds_intervals_until_the_target_rung_has_min_loo_runs():
+    study = Study(make_config(policy="screen-confirm", budget=8.0))
     assert study.predict(np.array([0.2, 0.3, 0.5])) is None  # nothing observed yet
-    run_function(study, score, trials=8)
+    seen_withheld = False
+    while (target_runs := int((study.history().observations.rung == 2).sum())) < MIN_LOO:
+        if target_runs:
+            for answer in (study.predict(np.array([0.2, 0.3, 0.5])), study.recommend()):
+                assert answer.lower90 is None and answer.run_lower90 is None
+                assert answer.interval_note.startswith(
+                    f"no 90% interval yet: the study has {target_runs} run(s)")
+                assert not answer.reach.calibrated
+            seen_withheld = True
+        run_function(study, score, trials=1)
+    assert seen_withheld
+    shown = study.predict(np.array([0.2, 0.3, 0.5]))
+    assert shown.reach.calibrated and shown.lower90 is not None
+    assert shown.interval_note is None or shown.interval_note.startswith("extrapolation")
+
+
+def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncertainty():
+    study = Study(make_config(policy="screen-confirm", budget=8.0))
+    run_function(study, score, trials=14)
+    assert (study.history().observations.rung == 2).sum() >= MIN_LOO
     rec = study.recommend()
     space = study.space
     at_rec = study.predict(rec.weights(space.domains))
@@ -330,6 +350,7 @@ def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncerta
     _, var = surrogate.predict_widened(rec.weights(space.domains)[None], target)
     half = 1.6448536269514722 * at_rec.interval_scale * float(np.sqrt(var[0]))
     assert at_rec.upper90 - at_rec.lower90 == pytest.approx(2 * half, rel=1e-6)
+    assert at_rec.reach.nearest < 1e-6 and not at_rec.reach.extrapolates  # it ran there
     elsewhere = study.predict(np.array([0.05, 0.05, 0.9]))
     assert elsewhere.run_lower90 < elsewhere.lower90 < elsewhere.predicted < elsewhere.upper90
     assert elsewhere.upper90 < elsewhere.run_upper90  # a new run adds seed noise to the mean

@@ -27,6 +27,7 @@ from admire.space import MixtureSpace, mixture_key
 
 if TYPE_CHECKING:
     from admire.bo.prior import PriorRuns
+    from admire.bo.reach import IntervalReach
 
 Z90 = 1.6448536269514722  # the 95th percentile of the standard normal: a two-sided 90% interval
 
@@ -75,9 +76,11 @@ class Recommendation:
     90% of its own target runs when each mixture is left out in turn (a GP fitted by marginal
     likelihood is overconfident away from its data). In bench/results/calibration.md the
     new-run interval holds about 90% of a study's own target runs, each predicted before it
-    ran, but only 47-82% at mixtures the study never ran at the target; a prediction at a
+    ran, but only 45-82% at mixtures the study never ran at the target; a prediction at a
     given mixture (``basis="prediction"``) therefore also carries the hyperparameters'
-    uncertainty, which raises that to 0.74-0.95.
+    uncertainty, which raises that to 0.72-0.94. Intervals are withheld while the target rung
+    has too few runs to check them on, and a mixture beyond the checked distance says so
+    (``reach``, ``interval_note``: :mod:`admire.bo.reach`).
     """
 
     mixture: dict[str, float]
@@ -91,6 +94,10 @@ class Recommendation:
     run_lower90: float | None = None
     run_upper90: float | None = None
     interval_scale: float | None = None
+    # How far the intervals were checked and where this mixture lies (model policies);
+    # ``interval_note``: why they are withheld, or that they extrapolate (else None).
+    reach: IntervalReach | None = None
+    interval_note: str | None = None
 
     def weights(self, domains: tuple[str, ...] | list[str]) -> np.ndarray:
         return np.array([self.mixture[d] for d in domains])
@@ -101,6 +108,8 @@ class Recommendation:
                 "n_observations": self.n_observations, "basis": self.basis,
                 "run_lower90": self.run_lower90, "run_upper90": self.run_upper90,
                 "interval_scale": self.interval_scale,
+                "reach": None if self.reach is None else self.reach.to_dict(),
+                "interval_note": self.interval_note,
                 "intervals": "lower90/upper90: 90% for the mean objective at the target; "
                              "run_lower90/run_upper90: 90% for one new training run there"}
 

@@ -10,6 +10,7 @@ the target). Its recommendation is the predicted Pareto set at the target rung
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from admire.bo.policies.base import (
 from admire.bo.policies.kg import proxy_spent
 from admire.bo.policies.model import ModelPolicy
 from admire.bo.policies.options import MultiObjectiveOptions
+from admire.bo.reach import withheld_note
 from admire.bo.surrogate import MixtureSurrogate
 from admire.errors import ConfigError
 
@@ -126,6 +128,8 @@ class MultiObjectiveBO(ModelPolicy):
         observed = self.observed_at_target(history)
         candidates = observed if len(observed) else self.recommendation_set(history)
         signs = self.spec.signs
+        withheld = withheld_note(int((history.observations.rung == target).sum()))
+        interval = interval and withheld is None
         raw = np.empty((len(candidates), len(surrogates)))
         sd = np.empty_like(raw) if interval else None
         for j, surrogate in enumerate(surrogates):
@@ -136,10 +140,11 @@ class MultiObjectiveBO(ModelPolicy):
             raw[:, j] = signs[j] * mean
             sd[:, j] = surrogate.interval_scale(target) * np.sqrt(var)
         mixtures = [self.context.space.as_dict(w) for w in candidates]
-        return pareto.build(self.spec, mixtures, raw, sd, history,
-                            self.context.rung_names[-1],
-                            tradeoff=pareto.tradeoff_weights(self.spec, self.options.tradeoff),
-                            how=self.options.scalarization, basis="model")
+        front = pareto.build(self.spec, mixtures, raw, sd, history,
+                             self.context.rung_names[-1],
+                             tradeoff=pareto.tradeoff_weights(self.spec, self.options.tradeoff),
+                             how=self.options.scalarization, basis="model")
+        return front if withheld is None else replace(front, interval_note=withheld)
 
     def recommend(self, history: History, *, interval: bool = True) -> Recommendation:
         """The trade-off's pick, with its predicted value of the study's first objective."""
@@ -151,4 +156,5 @@ class MultiObjectiveBO(ModelPolicy):
         sd = None
         if choice.lower90 is not None and choice.upper90 is not None:
             sd = (choice.upper90[metric] - choice.lower90[metric]) / (2 * 1.6448536269514722)
-        return self.recommendation(weights, sign * choice.predicted[metric], sd, history)
+        return replace(self.recommendation(weights, sign * choice.predicted[metric], sd, history),
+                       interval_note=front.interval_note)

@@ -14,6 +14,7 @@ from admire.bo.fitting import SurrogateFit
 from admire.bo.history import History, Observations
 from admire.bo.policies.base import Candidate, Policy, PolicyContext, Recommendation
 from admire.bo.policies.options import ModelOptions
+from admire.bo.reach import interval_reach
 from admire.bo.surrogate import MixtureSurrogate
 from admire.errors import ConfigError
 
@@ -197,7 +198,12 @@ class ModelPolicy(Policy):
         """Both 90% intervals at ``weights`` (target rung), widened by the model's LOO scale."""
         surrogate = self.model(history)
         target = self.context.target
+        reach = interval_reach(history.observations, weights, target)
+        if not reach.calibrated:
+            return replace(self.recommendation(weights, mean, None, history, basis),
+                           reach=reach, interval_note=reach.note())
         scale = surrogate.interval_scale(target)
         noise = float(surrogate.noise_variance(np.asarray(weights)[None, :], target)[0])
-        return self.recommendation(weights, mean, scale * sd, history, basis,
-                                   run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)
+        shown = self.recommendation(weights, mean, scale * sd, history, basis,
+                                    run_sd=scale * float(np.sqrt(sd ** 2 + noise)), scale=scale)
+        return replace(shown, reach=reach, interval_note=reach.note())

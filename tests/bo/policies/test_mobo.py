@@ -15,6 +15,7 @@ from admire.bo.history import History, Observations
 from admire.bo.mo_acquisition import _constraints
 from admire.bo.outcomes import Bound, OutcomeSpec
 from admire.bo.policies.registry import parse_policy, policy_spec
+from admire.bo.surrogate import MIN_LOO
 from admire.errors import ConfigError
 from admire.replay.mo import MOReplayProblem
 from admire.schema.objectives import ConstraintConfig
@@ -103,7 +104,7 @@ def fitted(admire_table):
         admire_table, (("avg_id", False), ("avg_ood", False)),
         (ConstraintConfig(metric="avg_id", min=0.60),))
     study = problem.study(parse_policy("mobo:screen_share=0.15,recommend_from=all"), seed=1,
-                          budget=3.0)
+                          budget=8.0)
     run(study, problem.base.evaluator())
     return problem, study
 
@@ -122,6 +123,7 @@ def test_recommended_set_is_non_dominated_and_feasible_on_its_own_predictions(fi
     got = np.array([[p.predicted["avg_id"], p.predicted["avg_ood"]] for p in rec.points])
     assert np.all(got[:, 0] >= 0.60)  # constraints exclude infeasible points
     assert {tuple(np.round(r, 9)) for r in got} == {tuple(np.round(r, 9)) for r in front}
+    assert (study.history().observations.rung == 2).sum() >= MIN_LOO  # so intervals show
     for p in rec.points:  # intervals contain the prediction
         for m in ("avg_id", "avg_ood"):
             assert p.lower90[m] < p.predicted[m] < p.upper90[m]
