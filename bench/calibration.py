@@ -179,6 +179,8 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
         "width": float(np.median(np.sqrt(var_w / var_y))),
         "coverage_by_mean_tercile": [float(inside_w[m].mean()) for m in by_mean],
         "prior_precision": hyperparameters.PRIOR_PRECISION}
+    out["shown"] = shown_coverage(study.history().observations, weights, target,
+                                  miss <= Z90 * scale * np.sqrt(var_w))
     # What the user is shown: the recommendation's mean interval against the noiseless truth
     # there (synthetic problems). Its new-run interval cannot be checked in replay: the
     # recommended mixture's recorded runs are in the model's data.
@@ -193,6 +195,21 @@ def coverage(task: tuple[str, str, int]) -> dict[str, Any]:
         out["coverage_mean_vs_truth"] = float(
             (np.abs(noiseless - mean) <= Z90 * np.sqrt(var_f)).mean())
     return out
+
+
+def shown_coverage(observations: Any, weights: np.ndarray, target: int,
+                   inside: np.ndarray) -> dict[str, Any]:
+    """What ``Study.predict`` shows at the held-out mixtures (:mod:`admire.bo.reach`): whether
+    it shows intervals at all, and their hits (``inside``) within and beyond the distance its
+    leave-one-out check reached."""
+    from admire.bo.reach import interval_reach
+
+    reaches = [interval_reach(observations, w, target) for w in weights]
+    beyond = np.array([r.extrapolates for r in reaches], dtype=bool)
+    return {"intervals": reaches[0].calibrated, "target_runs": reaches[0].target_runs,
+            "checked": reaches[0].checked, "hits_within": int(inside[~beyond].sum()),
+            "n_within": int((~beyond).sum()), "hits_beyond": int(inside[beyond].sum()),
+            "n_beyond": int(beyond.sum())}
 
 
 BUDGET: float | None = None  # every study's budget (None: each problem's own)
@@ -257,7 +274,7 @@ def where_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
             f"{np.mean([r['variants']['prequential']['coverage'] for r in mine]):.2f} | "
             + " / ".join(f"{c:.2f}" for c in cover) + " | "
             + " / ".join(f"{z:+.2f}" for z in bias) + " |")
-    return lines + widened_lines(rows, problems)
+    return lines + widened_lines(rows, problems) + shown_lines(rows, problems)
 
 
 def widened_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
@@ -285,6 +302,39 @@ def widened_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
                      + " / ".join(f"{c:.2f}" for c in thirds)
                      + f" | {mean['own']:.2f} | {mean['own_scaled']:.2f} | "
                      f"{np.median([w['width'] for w in mine]):.2f}x |")
+    return lines
+
+
+def shown_lines(rows: list[dict[str, Any]], problems: list[str]) -> list[str]:
+    """What a user is shown: intervals only once the study has enough target runs to check
+    them on, and a flag on mixtures beyond the distance that check reached."""
+    if not rows or "shown" not in rows[0]:
+        return []
+    from admire.bo.surrogate import MIN_LOO
+
+    lines = ["", "## What Study.predict shows (admire/bo/reach.py)", "",
+             f"Intervals are withheld until the target rung has {MIN_LOO} runs; a held-out mixture "
+             "is beyond the checked distance when it is farther from every target run than any "
+             "target run is from its nearest other one. Coverage pools the held-out mixtures of "
+             "the studies that show intervals (draws and the LOO scale, as above).", "",
+             "| problem | target runs per study (median) | studies showing intervals | "
+             "coverage within the checked distance | beyond it | held-out share beyond |",
+             "|---|---|---|---|---|---|"]
+
+    def share(hits: int, n: int) -> str:
+        return f"{hits / n:.2f} (n={n})" if n else "-"
+
+    for name in problems:
+        mine = [r["shown"] for r in rows if r["problem"] == name]
+        shown = [m for m in mine if m["intervals"]]
+        total = {k: sum(m[k] for m in shown)
+                 for k in ("hits_within", "n_within", "hits_beyond", "n_beyond")}
+        n_all = total["n_within"] + total["n_beyond"]
+        lines.append(
+            f"| {name} | {np.median([m['target_runs'] for m in mine]):.0f} | "
+            f"{len(shown)} of {len(mine)} | {share(total['hits_within'], total['n_within'])} | "
+            f"{share(total['hits_beyond'], total['n_beyond'])} | "
+            + (f"{total['n_beyond'] / n_all:.2f}" if n_all else "-") + " |")
     return lines
 
 
