@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from admire.bo.intervals import Z90
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 RESULTS = Path(__file__).parent / "results"
-Z90 = 1.6448536269514722
 PROBLEMS = ("admire-ift/avg_id+ood", "admire-ift/avg_ood", "synthetic/k19-admire-like/s0",
             "synthetic/k8-corr0.5/s0", "synthetic/k5-face-replicates/s0",
             "synthetic/k50-face/s0")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from admire.bo.acquisition import best_predicted
+from admire.bo.intervals import Z90
 from admire.bo.policies.options import ModelOptions
 from admire.bo.pool_context import (
     Features,
@@ -44,7 +45,6 @@ from admire.study import Study
 
 POOL_FIELDS = ("tokens", "max_bytes", "train_tokens")
 N_CANDIDATES = 4096
-Z90 = 1.6448536269514722
 
 
 def _number(value: Any, where: str, *, integer: bool = False) -> float:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from admire.bo.intervals import Z90
 from admire.bo.surrogate import MixtureSurrogate
 
 PER = 0.1  # effects are the objective change per +0.1 of weight
 STEP = 0.05  # finite-difference step, in weight
-Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 PAIR_CHUNK = 16  # pairs per joint posterior in :func:`interactions` (memory, not results)
 
 

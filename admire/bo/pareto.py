@@ -19,6 +19,7 @@ from botorch.utils.multi_objective.pareto import is_non_dominated
 from botorch.utils.multi_objective.scalarization import get_chebyshev_scalarization
 
 from admire.bo.history import History
+from admire.bo.intervals import Z90
 from admire.bo.outcomes import OutcomeSpec
 from admire.space import mixture_ids
 
@@ -126,7 +127,7 @@ def build(spec: OutcomeSpec, mixtures: list[dict[str, float]], raw: np.ndarray,
         if sd is None:
             low = high = None
         else:
-            z = 1.6448536269514722 * sd[i]
+            z = Z90 * sd[i]
             low, high = values(raw[i] - z), values(raw[i] + z)
         points.append(ParetoPoint(mixtures[i], values(raw[i]), low, high))
     return ParetoRecommendation(names, tuple(points), chosen,

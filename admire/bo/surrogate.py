@@ -33,6 +33,7 @@ from gpytorch.priors import NormalPrior
 from torch import Tensor
 
 from admire.bo.hyperparameters import HyperparameterDraws
+from admire.bo.intervals import Z90
 from admire.space import mixture_ids
 
 DTYPE = torch.float64
@@ -549,7 +550,7 @@ class MixtureSurrogate:
             z = every
         if len(z) < MIN_LOO:
             return 1.0
-        return max(1.0, float(np.quantile(np.abs(z), 0.9)) / 1.6448536269514722)
+        return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90)
 
     def rung_correlation(self) -> np.ndarray | None:
         """Learned correlation between rungs (ICM only), for reports."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from admire.bo.candidates import CandidatePool
 from admire.bo.history import History
+from admire.bo.intervals import Z90
 from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.options import PolicyOptions
 from admire.bo.seeding import derive_seed
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from admire.bo.prior import PriorRuns
     from admire.bo.reach import IntervalReach
 
-Z90 = 1.6448536269514722  # the 95th percentile of the standard normal: a two-sided 90% interval
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from admire.bo import mo_acquisition, pareto
 from admire.bo.fitting import SurrogateFit
 from admire.bo.history import History, Observations
+from admire.bo.intervals import Z90
 from admire.bo.outcomes import OutcomeSpec
 from admire.bo.policies.base import (
     Candidate,
@@ -155,6 +156,6 @@ class MultiObjectiveBO(ModelPolicy):
         weights = np.array([choice.mixture[d] for d in self.context.space.domains])
         sd = None
         if choice.lower90 is not None and choice.upper90 is not None:
-            sd = (choice.upper90[metric] - choice.lower90[metric]) / (2 * 1.6448536269514722)
+            sd = (choice.upper90[metric] - choice.lower90[metric]) / (2 * Z90)
         return replace(self.recommendation(weights, sign * choice.predicted[metric], sd, history),
                        interval_note=front.interval_note)
