@@ -44,7 +44,8 @@ PROBLEMS = ("k3-easy", "k5-face-replicates", "k8-corr0.5", "two-rung-k10-corr0.3
             "five-rung-k12-ratio300", "k19-admire-like")
 POLICIES = "mfbo,random,sfbo"
 CHECKPOINT = 3.0  # target-run units
-COVERAGE_KEYS = ("held_out_mean", "held_out_run", "recommended_mean", "recommended_run")
+COVERAGE_KEYS = ("held_out_mean", "held_out_run", "recommended_mean", "recommended_run",
+                 "recommended_drawn_mean", "recommended_drawn_run")
 
 
 def regret_scale(problem: Problem, seed: int = 0) -> float:
@@ -113,17 +114,26 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
         run = norm.cdf((run_upper - value) / noise) - norm.cdf((run_lower - value) / noise)
         return float(lower <= value <= upper), float(run)
 
-    held_out = []
+    held_out, beyond = [], []
     for weights in mixtures:
         mixture = np.array([weights[domains.index(d)] for d in study.space.domains])
         p = study.predict(mixture)
         assert p is not None and p.lower90 is not None and p.run_lower90 is not None
         held_out.append(held(p.lower90, p.upper90, p.run_lower90, p.run_upper90, weights))
+        beyond.append(p.reach.extrapolates)
     at_rec = held(rec.lower90, rec.upper90, rec.run_lower90, rec.run_upper90,
                   np.asarray(rec.weights(domains)))
+    # the same mixture asked through Study.predict: its intervals carry the draws too
+    asked = study.predict(rec.weights(study.space.domains))
+    at_rec_drawn = held(asked.lower90, asked.upper90, asked.run_lower90, asked.run_upper90,
+                        np.asarray(rec.weights(domains)))
     mean, run = np.mean(held_out, axis=0)
+    runs, far = np.array(held_out)[:, 1], np.array(beyond, dtype=bool)
     return {"held_out": {"mean": float(mean), "run": float(run)},
-            "recommended": {"mean": at_rec[0], "run": at_rec[1]}}
+            "recommended": {"mean": at_rec[0], "run": at_rec[1]},
+            "recommended_drawn": {"mean": at_rec_drawn[0], "run": at_rec_drawn[1]},
+            "reach": {"run_within": float(runs[~far].sum()), "n_within": int((~far).sum()),
+                      "run_beyond": float(runs[far].sum()), "n_beyond": int(far.sum())}}
 
 
 def regret_at(curve: list[list[float]], cost: float) -> float:
@@ -141,10 +151,15 @@ def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, A
         entry["at_checkpoint"].append(regret_at(r["curve"], CHECKPOINT))
         entry["final"].append(r["curve"][-1][1] if r["curve"] else 1.0)
         entry["seconds"].append(round(r["seconds"], 2))
-        for key in ("held_out", "recommended"):
+        for key in ("held_out", "recommended", "recommended_drawn"):
             if key in r:
                 for kind in ("mean", "run"):
                     entry.setdefault(f"{key}_{kind}", []).append(r[key][kind])
+        entry["studies"] = entry.get("studies", 0) + 1
+        if "reach" in r:  # pooled over the held-out mixtures of the studies showing intervals
+            pooled = entry.setdefault("reach", {k: 0.0 for k in r["reach"]})
+            for k, v in r["reach"].items():
+                pooled[k] += v
     default = policies[0]
     for methods in out.values():
         mine = np.array(methods[default]["final"])
@@ -191,7 +206,8 @@ def markdown(summary: dict[str, Any], policies: list[str], command: str, wall: f
 def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
     """The intervals' coverage rows, for the policies that have intervals (none: no table)."""
     rows = [f"| {problem} | {name} | " + " | ".join(
-                f"{methods[name]['coverage_' + key]:.2f}" for key in COVERAGE_KEYS) + " |"
+                _share(methods[name].get("coverage_" + key)) for key in COVERAGE_KEYS) + " | "
+            + reach_cells(methods[name]) + " |"
             for problem, methods in summary.items() for name in policies
             if "coverage_held_out_mean" in methods[name]]
     if not rows:
@@ -201,9 +217,36 @@ def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
             "policy); mean: the share whose interval for the mean holds the noiseless target "
             "value; run: the expected share of new runs (the value plus the generator's seed "
             "noise) inside the interval for one new run. Recommended: the same at the "
-            "recommendation's own intervals (`Study.recommend`). 0.90 is calibrated.", "",
-            "| problem | policy | held out: mean | held out: run | recommended: mean | "
-            "recommended: run |", "|---|---|---|---|---|---|", *rows]
+            "recommendation's own intervals (`Study.recommend`, the fit alone); drawn: "
+            "`Study.predict` at the recommended mixture (with the hyperparameters' draws). "
+            "0.90 is calibrated. "
+            "Studies showing intervals: a study withholds them until the target rung has 5 "
+            "runs; held out run, within / beyond: pooled over the held-out mixtures within and "
+            "beyond the distance the study checked its intervals at (`admire/bo/reach.py`).",
+            "", "| problem | policy | held out: mean | held out: run | recommended: mean | "
+            "recommended: run | recommended, drawn: mean | recommended, drawn: run | "
+            "studies showing intervals | held out run: within / beyond |",
+            "|---|---|---|---|---|---|---|---|---|---|", *rows]
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def reach_cells(method: dict[str, Any]) -> str:
+    """How many studies showed intervals, and the held-out run coverage within and beyond
+    the checked distance (``-`` where a summary predates the split or has no such mixture)."""
+    shown = f"{len(method.get('held_out_run', []))} of {method['studies']}" \
+        if "studies" in method else "-"
+    reach = method.get("reach")
+    if reach is None:
+        return f"{shown} | -"
+
+    def share(total: float, n: float) -> str:
+        return f"{total / n:.2f} (n={int(n)})" if n else "-"
+
+    return (f"{shown} | {share(reach['run_within'], reach['n_within'])} / "
+            f"{share(reach['run_beyond'], reach['n_beyond'])}")
 
 
 def merge(args: argparse.Namespace, policies: list[str]) -> None:

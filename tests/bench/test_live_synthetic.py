@@ -50,7 +50,11 @@ def test_a_model_policys_intervals_are_checked_at_held_out_mixtures_and_at_its_a
         assert result[key]["mean"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     assert "held_out" not in bench.live_study("k3-easy", "random", seed=0, budget=2.0,
                                               coverage=4)  # no model, no intervals
-    summary = bench.summarize([result], ["mfbo"])
+    reach = result["reach"]  # every held-out mixture is within or beyond the checked distance
+    assert reach["n_within"] + reach["n_beyond"] == 4
+    assert 0 <= reach["run_within"] <= reach["n_within"]
+    summary = bench.summarize([early, result], ["mfbo"])
     table = bench.markdown(summary, ["mfbo"], "cmd", 1.0)
     assert "## The 90% intervals against the truth" in table
+    assert "| 1 of 2 |" in table  # the early study withheld its intervals
     assert f"{result['held_out']['run']:.2f}" in table.split("## The 90%")[1]

@@ -341,10 +341,13 @@ def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncerta
     space = study.space
     at_rec = study.predict(rec.weights(space.domains))
     assert at_rec is not None and at_rec.basis == "prediction"
-    # the recommendation's mean and scale when asked at its mixture, its interval from the
-    # model mixed over hyperparameter draws (the recommendation's from the fit alone)
+    # the recommendation's mean, scale and intervals when asked at its mixture: both from the
+    # model mixed over hyperparameter draws (a mixture picked for its high mean is where the
+    # fit alone is overconfident)
     assert at_rec.predicted == pytest.approx(rec.predicted, rel=1e-9)
     assert at_rec.interval_scale == rec.interval_scale
+    assert (at_rec.lower90, at_rec.upper90, at_rec.run_lower90, at_rec.run_upper90) == \
+        pytest.approx((rec.lower90, rec.upper90, rec.run_lower90, rec.run_upper90), rel=1e-9)
     surrogate = study.policy.model(study.history())
     target = len(study.ladder.rungs) - 1
     _, var = surrogate.predict_widened(rec.weights(space.domains)[None], target)

@@ -76,9 +76,10 @@ class Recommendation:
     90% of its own target runs when each mixture is left out in turn (a GP fitted by marginal
     likelihood is overconfident away from its data). In bench/results/calibration.md the
     new-run interval holds about 90% of a study's own target runs, each predicted before it
-    ran, but only 45-82% at mixtures the study never ran at the target; a prediction at a
-    given mixture (``basis="prediction"``) therefore also carries the hyperparameters'
-    uncertainty, which raises that to 0.72-0.94. Intervals are withheld while the target rung
+    ran, but only 45-82% at mixtures the study never ran at the target; a model policy's
+    recommendation and its prediction at a given mixture (``basis="prediction"``) therefore
+    also carry the hyperparameters' uncertainty, which raises that to 0.72-0.94. Intervals
+    are withheld while the target rung
     has too few runs to check them on, and a mixture beyond the checked distance says so
     (``reach``, ``interval_note``: :mod:`admire.bo.reach`).
     """
