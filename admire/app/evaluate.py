@@ -48,7 +48,6 @@ from admire.app.evaluations import (
     save_evaluations,
     weights_key,
 )
-from admire.bo.reach import withheld_note
 from admire.errors import ValidationError
 from admire.evaluators.ray.worker import WorkFn, train_trial
 from admire.space import MixtureSpace
@@ -243,9 +242,10 @@ def evaluate(directory: str | Path, specs: Sequence[str], n_seeds: int, *,
         if level.name == study.ladder.target.name and study.n_completed else [])
     seed_checks = any_seed_checks(checks, results, target_replicates(
         directory, study, settings.seed)) if checks else []
-    at_target = level.name == study.ladder.target.name and study.n_completed
-    note = withheld_note(int((study.history().observations.rung
-                              == len(study.ladder.rungs) - 1).sum())) if at_target else None
+    note = None  # a model policy's prediction with its intervals withheld says why
+    if level.name == study.ladder.target.name and study.n_completed and not checks and results:
+        probe = study.predict(np.array([results[0].weights[d] for d in study.space.domains]))
+        note = probe.interval_note if probe is not None and probe.run_lower90 is None else None
     record_interval_checks(directory, checks, seed_checks)
     if len(study.runs):
         from admire.app.study_plots import PLOTS, plot_objective_vs_cost
