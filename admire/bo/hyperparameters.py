@@ -17,12 +17,14 @@ finite along directions the data do not inform at all.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from botorch.models.model import Model
 from linear_operator.utils.errors import NotPSDError
+from linear_operator.utils.warnings import NumericalWarning
 from torch import Tensor
 
 DRAWS = 32  # hyperparameter draws per fit
@@ -71,14 +73,19 @@ class HyperparameterDraws:
         """``moments()`` (mean, variance) at the fit, and the variance around that mean once
         the hyperparameters are uncertain: E[var] + E[(mean - fitted mean)^2] over the draws.
         Draws whose covariance is not positive definite are skipped; the third value says how
-        many were used (0: the fit's own variance is returned)."""
+        many were used (0: the fit's own variance is returned). A draw far out in a tail can
+        make the covariance ill-conditioned: linear_operator then adds jitter or gpytorch rounds
+        a negative variance up, each with a NumericalWarning. That is expected of a draw, and
+        the mixture absorbs it, so those warnings are silenced here (the fit's own are not)."""
         mean, var = moments()
         variances, shifts = [], []
         try:
             for theta in self.draws:
                 self.load(theta)
                 try:
-                    m, v = moments()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", NumericalWarning)
+                        m, v = moments()
                 except (NotPSDError, torch.linalg.LinAlgError):
                     continue
                 if np.all(np.isfinite(m)) and np.all(np.isfinite(v)):

@@ -1,9 +1,12 @@
 """Hyperparameter draws: seeded, exact about the mean's information, wider where the data
 leave the hyperparameters free, and leaving the fitted model as it was."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from linear_operator.utils.warnings import NumericalWarning
 from surrogate_data import EFFECT, confirmed_cluster
 
 from admire.bo.hyperparameters import HyperparameterDraws, fisher_information
@@ -86,3 +89,21 @@ def test_when_no_draw_is_usable_the_fits_own_moments_come_back():
 
     mean, var, used = draws.widen(failing)
     assert used == 0 and np.array_equal(var, np.ones(3)) and np.array_equal(mean, np.zeros(3))
+
+
+def test_a_draws_numerical_warnings_are_silenced_and_the_fits_are_not():
+    """A tail draw may need jitter (linear_operator warns); the mixture absorbs it, so only the
+    fit's own moments may warn: a user's console shows one warning, not one per draw."""
+    surrogate = _fitted()
+    draws = surrogate.hyperparameter_draws()
+
+    def jittered() -> tuple[np.ndarray, np.ndarray]:
+        warnings.warn("A not p.d., added jitter of 1.0e-06 to the diagonal", NumericalWarning,
+                      stacklevel=2)
+        return np.zeros(3), np.ones(3)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, _, used = draws.widen(jittered)
+    assert used == len(draws.draws) > 1
+    assert [type(w.message) for w in caught] == [NumericalWarning]  # the fit's call alone

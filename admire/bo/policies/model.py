@@ -185,16 +185,23 @@ class ModelPolicy(Policy):
         candidates, i, mean, sd = self._recommend_index(history, sd=interval)
         if sd is None:
             return self.recommendation(candidates[i], mean, sd, history)
-        _, var = self.model(history).predict_widened(candidates[i][None, :], self.context.target)
-        return self._with_intervals(history, candidates[i], mean, float(np.sqrt(var[0])))
+        target = self.context.target
+        if interval_reach(history.observations, candidates[i], target).calibrated:
+            _, var = self.model(history).predict_widened(candidates[i][None, :], target)
+            sd = float(np.sqrt(var[0]))  # else withheld: no draws to make
+        return self._with_intervals(history, candidates[i], mean, sd)
 
     def predict(self, history: History, weights: np.ndarray) -> Recommendation | None:
         """The model at any mixture, its intervals also carrying the hyperparameters'
         uncertainty: a mixture the study did not choose is where the fit alone is
         overconfident (bench/results/calibration.md, held-out mixtures)."""
         surrogate = self.model(history)
-        mean, var = surrogate.predict_widened(np.asarray(weights, dtype=float)[None, :],
-                                              self.context.target)
+        at = np.asarray(weights, dtype=float)[None, :]
+        target = self.context.target
+        if interval_reach(history.observations, at[0], target).calibrated:
+            mean, var = surrogate.predict_widened(at, target)
+        else:  # the intervals are withheld: no draws to make
+            mean, var = surrogate.predict(at, target)
         return self._with_intervals(history, weights, float(mean[0]),
                                     float(np.sqrt(var[0])), basis="prediction")
 
