@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from admire.bo.intervals import Z90
+from admire.bo.surrogate import conformal_scale  # re-exported: calibration_blocked uses it
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -36,12 +37,6 @@ RESULTS = Path(__file__).parent / "results"
 PROBLEMS = ("admire-ift/avg_id+ood", "admire-ift/avg_ood", "synthetic/k19-admire-like/s0",
             "synthetic/k8-corr0.5/s0", "synthetic/k5-face-replicates/s0",
             "synthetic/k50-face/s0")
-
-
-def conformal_scale(z: np.ndarray) -> float:
-    """The widening that makes a Gaussian 90% interval hold 90% of these z-scores, at least
-    1 (1 without any): what Surrogate.interval_scale does, without its minimum count."""
-    return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90) if len(z) else 1.0
 
 
 @dataclass(frozen=True)

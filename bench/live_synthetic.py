@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from scipy.stats import norm, wilcoxon
 
-from admire.bo.intervals import Z90
 from admire.bo.policies.registry import parse_policy, split_specs
+from admire.bo.surrogate import conformal_scale
 from admire.problems import Problem, synthetic_problems
 from admire.problems.synthetic import SyntheticProblem
 from admire.replay.problem import ReplayProblem
@@ -133,7 +133,7 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
     # (the predictions it acted on, winner's curse included) where that scale is the larger
     target = len(study.ladder.rungs) - 1
     before = study.policy.model(study.history()).prequential_z(target, widened=True)
-    acted = max(1.0, float(np.quantile(np.abs(before), 0.9)) / Z90) if len(before) else 1.0
+    acted = conformal_scale(before)
     widen = max(acted, asked.interval_scale) / asked.interval_scale
     at_rec_acted = held(*(asked.predicted + widen * (b - asked.predicted) for b in (
         asked.lower90, asked.upper90, asked.run_lower90, asked.run_upper90)),
@@ -230,7 +230,8 @@ def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
             "policy); mean: the share whose interval for the mean holds the noiseless target "
             "value; run: the expected share of new runs (the value plus the generator's seed "
             "noise) inside the interval for one new run. Recommended: the same at the "
-            "recommendation's own intervals (`Study.recommend`, the fit alone); drawn: "
+            "recommendation's own intervals (`Study.recommend`: with the draws since commit "
+            "942e059, the fit alone's before it); drawn: "
             "`Study.predict` at the recommended mixture (with the hyperparameters' draws); "
             "acted: the drawn interval widened by the study's own target runs, each predicted "
             "before it ran, where that scale exceeds the leave-one-out one. "

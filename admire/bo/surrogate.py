@@ -225,6 +225,12 @@ def _weight_kernel(kernel: str, k: int) -> Kernel | None:
                                                                  active_dims=dims))
 
 
+def conformal_scale(z: np.ndarray) -> float:
+    """The widening that makes a Gaussian 90% interval hold 90% of these z-scores: their 90th
+    percentile |z| over Z90, never below 1 (1 without any)."""
+    return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90) if len(z) else 1.0
+
+
 class MixtureSurrogate:
     """A fitted multi-fidelity GP; predictions are at (mixture, rung index) pairs."""
 
@@ -550,7 +556,7 @@ class MixtureSurrogate:
             z = every
         if len(z) < MIN_LOO:
             return 1.0
-        return max(1.0, float(np.quantile(np.abs(z), 0.9)) / Z90)
+        return conformal_scale(z)
 
     def rung_correlation(self) -> np.ndarray | None:
         """Learned correlation between rungs (ICM only), for reports."""

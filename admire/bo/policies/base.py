@@ -79,9 +79,8 @@ class Recommendation:
     ran, but only 45-82% at mixtures the study never ran at the target; a model policy's
     recommendation and its prediction at a given mixture (``basis="prediction"``) therefore
     also carry the hyperparameters' uncertainty, which raises that to 0.72-0.94. Intervals
-    are withheld while the target rung
-    has too few runs to check them on, and a mixture beyond the checked distance says so
-    (``reach``, ``interval_note``: :mod:`admire.bo.reach`).
+    are withheld while the target rung has too few runs to check them on, and a mixture
+    beyond the checked distance says so (``reach``, ``interval_note``: :mod:`admire.bo.reach`).
     """
 
     mixture: dict[str, float]

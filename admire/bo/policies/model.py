@@ -14,7 +14,7 @@ from admire.bo.fitting import SurrogateFit
 from admire.bo.history import History, Observations
 from admire.bo.policies.base import Candidate, Policy, PolicyContext, Recommendation
 from admire.bo.policies.options import ModelOptions
-from admire.bo.reach import interval_reach
+from admire.bo.reach import IntervalReach, interval_reach
 from admire.bo.surrogate import MixtureSurrogate
 from admire.errors import ConfigError
 
@@ -186,10 +186,11 @@ class ModelPolicy(Policy):
         if sd is None:
             return self.recommendation(candidates[i], mean, sd, history)
         target = self.context.target
-        if interval_reach(history.observations, candidates[i], target).calibrated:
+        reach = interval_reach(history.observations, candidates[i], target)
+        if reach.calibrated:  # else withheld: no draws to make
             _, var = self.model(history).predict_widened(candidates[i][None, :], target)
-            sd = float(np.sqrt(var[0]))  # else withheld: no draws to make
-        return self._with_intervals(history, candidates[i], mean, sd)
+            sd = float(np.sqrt(var[0]))
+        return self._with_intervals(history, candidates[i], mean, sd, reach)
 
     def predict(self, history: History, weights: np.ndarray) -> Recommendation | None:
         """The model at any mixture, its intervals also carrying the hyperparameters'
@@ -198,19 +199,20 @@ class ModelPolicy(Policy):
         surrogate = self.model(history)
         at = np.asarray(weights, dtype=float)[None, :]
         target = self.context.target
-        if interval_reach(history.observations, at[0], target).calibrated:
+        reach = interval_reach(history.observations, at[0], target)
+        if reach.calibrated:
             mean, var = surrogate.predict_widened(at, target)
         else:  # the intervals are withheld: no draws to make
             mean, var = surrogate.predict(at, target)
         return self._with_intervals(history, weights, float(mean[0]),
-                                    float(np.sqrt(var[0])), basis="prediction")
+                                    float(np.sqrt(var[0])), reach, basis="prediction")
 
     def _with_intervals(self, history: History, weights: np.ndarray, mean: float, sd: float,
-                        basis: str = "model") -> Recommendation:
-        """Both 90% intervals at ``weights`` (target rung), widened by the model's LOO scale."""
+                        reach: IntervalReach, basis: str = "model") -> Recommendation:
+        """Both 90% intervals at ``weights`` (target rung), widened by the model's LOO scale;
+        withheld while ``reach`` (of ``weights``) says they cannot be checked."""
         surrogate = self.model(history)
         target = self.context.target
-        reach = interval_reach(history.observations, weights, target)
         if not reach.calibrated:
             return replace(self.recommendation(weights, mean, None, history, basis),
                            reach=reach, interval_note=reach.note())
