@@ -401,6 +401,13 @@ class LocalCluster:
                 "dashboard_port": self.dashboard_port, "temp_dir": self.root,
                 "dashboard_agent_listen_port": free_port(),
                 "_system_config": FAST_HEALTH_CHECK})
+            # The job server resolves a job's RAY_ADDRESS from the address file in the head's
+            # temp_dir; Cluster writes it to $RAY_TMPDIR/ray instead. Without this copy a job's
+            # driver attaches to any other GCS running on the machine (measured: a stray
+            # ray.init elsewhere made admire submit's job fail with InvalidAuthToken).
+            from ray._private.utils import write_ray_address
+
+            write_ray_address(self.cluster.address, self.root)
         except BaseException:
             self.stop()
             raise
