@@ -536,6 +536,25 @@ class MixtureSurrogate:
                 sds.append(float(torch.sqrt(cov[k, k])))
         return np.array(residuals), np.array(sds)
 
+    def without_own_runs(self, weights: np.ndarray, rung: int) -> tuple[float, float] | None:
+        """Posterior mean and variance of f at a mixture the model has runs of at ``rung``,
+        predicted with every run of that mixture left out (hyperparameters fixed), in objective
+        units; None where it has none there.
+
+        A recommendation is the run mixture with the best posterior mean, which its own lucky
+        runs raise (the winner's curse); this is the same prediction without them."""
+        assert self.data is not None and self.model is not None and self.scaling is not None
+        ids = mixture_ids(np.vstack([self.data.weights, np.atleast_2d(weights)]))
+        block = np.flatnonzero(ids[:-1] == ids[-1])
+        wanted = block[self.data.rung[block] == rung]
+        if not len(wanted):
+            return None
+        residual, sd = self._left_out(wanted[:1], [block])
+        std, level = self.scaling.std[rung], self.scaling.mean[rung]
+        noise = self.noise_variance(np.atleast_2d(weights), rung)[0] / std ** 2
+        mean = float(self.model.train_targets.reshape(-1)[wanted[0]]) - residual[0]
+        return mean * std + level, max(sd[0] ** 2 - noise, 0.0) * std ** 2
+
     def loo_z(self, rung: int | None = None) -> np.ndarray:
         """Leave-one-mixture-out z-scores (:meth:`loo`'s residual over its sd). A calibrated
         model gives z-scores of unit spread; larger ones mean its intervals are too narrow for

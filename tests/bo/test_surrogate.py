@@ -93,6 +93,33 @@ def test_prequential_z_predicts_each_target_run_from_the_earlier_runs_only():
     assert reverse[-1] == pytest.approx(float((y[44] - mean[44]) / torch.sqrt(cov[44, 44])))
 
 
+def test_without_own_runs_is_the_posterior_conditioned_on_every_other_mixture():
+    """Against conditioning the fitted GP's prior directly on the runs of every other mixture
+    (mixture 0 was run at both rungs: both runs are left out), latent f at the target rung."""
+    data = _two_rung_data(2, outliers=1)
+    surrogate = MixtureSurrogate("icm").fit(data)
+    mean, var = surrogate.without_own_runs(data.weights[30], 1)
+    model = surrogate.model
+    X = model.transform_inputs(surrogate._training_X())
+    with torch.no_grad():
+        prior = model.likelihood(model.forward(X), [X])
+        m, cov = prior.mean.reshape(-1), prior.covariance_matrix
+        latent = model.forward(X).covariance_matrix
+        y = model.train_targets.reshape(-1)
+        known = [k for k in range(data.n) if k not in (0, 30)]
+        solve = torch.linalg.solve(cov[known][:, known], latent[known, 30])
+        mu = m[30] + solve @ (y[known] - m[known])
+        f_var = latent[30, 30] - latent[30, known] @ solve
+    std, level = surrogate.scaling.std[1], surrogate.scaling.mean[1]
+    assert mean == pytest.approx(float(mu) * std + level, rel=1e-6)
+    assert var == pytest.approx(float(f_var) * std ** 2, rel=1e-4)
+    # its own (outlying) run pulls the full posterior away from this one
+    full, _ = surrogate.predict(data.weights[30][None, :], 1)
+    assert abs(full[0] - data.y[30]) < abs(mean - data.y[30])
+    # a mixture never run at the target rung has nothing to leave out
+    assert surrogate.without_own_runs(data.weights[20], 1) is None
+
+
 def test_interval_scale_widens_when_held_out_runs_miss_the_model():
     torch.manual_seed(0)  # BoTorch draws the rung covariance's starting factor
     fitted = MixtureSurrogate("icm").fit(_two_rung_data(0)).interval_scale(1)
