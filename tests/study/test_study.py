@@ -348,11 +348,21 @@ def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncerta
     assert at_rec.interval_scale == rec.interval_scale
     assert (at_rec.lower90, at_rec.upper90, at_rec.run_lower90, at_rec.run_upper90) == \
         pytest.approx((rec.lower90, rec.upper90, rec.run_lower90, rec.run_upper90), rel=1e-9)
+    # the interval for the mean spans the draws' interval and, as the mixture ran at the
+    # target, the same prediction made without its own runs (the winner's curse)
     surrogate = study.policy.model(study.history())
     target = len(study.ladder.rungs) - 1
-    _, var = surrogate.predict_widened(rec.weights(space.domains)[None], target)
-    half = 1.6448536269514722 * at_rec.interval_scale * float(np.sqrt(var[0]))
-    assert at_rec.upper90 - at_rec.lower90 == pytest.approx(2 * half, rel=1e-6)
+    weights = rec.weights(space.domains)
+    _, var = surrogate.predict_widened(weights[None], target)
+    held_mean, held_var = surrogate.without_own_runs(weights, target)
+    z90, scale = 1.6448536269514722, at_rec.interval_scale
+    sign = -1.0 if study.policy.context.minimize else 1.0
+    half, held_half = (z90 * scale * float(np.sqrt(v)) for v in (var[0], held_var))
+    assert abs(sign * held_mean - at_rec.predicted) > 1e-6  # its own runs moved it
+    assert at_rec.lower90 == pytest.approx(
+        min(at_rec.predicted - half, sign * held_mean - held_half), rel=1e-6)
+    assert at_rec.upper90 == pytest.approx(
+        max(at_rec.predicted + half, sign * held_mean + held_half), rel=1e-6)
     assert at_rec.reach.nearest < 1e-6 and not at_rec.reach.extrapolates  # it ran there
     elsewhere = study.predict(np.array([0.05, 0.05, 0.9]))
     assert elsewhere.run_lower90 < elsewhere.lower90 < elsewhere.predicted < elsewhere.upper90

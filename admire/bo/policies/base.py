@@ -78,7 +78,9 @@ class Recommendation:
     new-run interval holds about 90% of a study's own target runs, each predicted before it
     ran, but only 45-82% at mixtures the study never ran at the target; a model policy's
     recommendation and its prediction at a given mixture (``basis="prediction"``) therefore
-    also carry the hyperparameters' uncertainty, which raises that to 0.72-0.94. Intervals
+    also carry the hyperparameters' uncertainty, which raises that to 0.72-0.94. At a mixture
+    run at the target they also span its prediction without its own runs (the recommendation
+    is picked for the high mean its own lucky runs gave it: the winner's curse). Intervals
     are withheld while the target rung has too few runs to check them on, and a mixture
     beyond the checked distance says so (``reach``, ``interval_note``: :mod:`admire.bo.reach`).
     """
@@ -195,23 +197,25 @@ class Policy(ABC):
 
     def recommendation(self, weights: np.ndarray, predicted: float, sd: float | None,
                        history: History, basis: str = "model", *,
-                       run_sd: float | None = None, scale: float | None = None
-                       ) -> Recommendation:
+                       run_sd: float | None = None, scale: float | None = None,
+                       also: tuple[float, float, float] | None = None) -> Recommendation:
         """A :class:`Recommendation` at the target rung from oriented (max) values; ``sd`` is
-        the mean's posterior sd, ``run_sd`` a new run's (already widened by ``scale``)."""
+        the mean's posterior sd, ``run_sd`` a new run's (already widened by ``scale``);
+        ``also``: a second prediction (mean, sd, run_sd) that both intervals also span."""
         sign = -1.0 if self.context.minimize else 1.0
 
-        def interval(spread: float | None) -> tuple[float | None, float | None]:
+        def interval(spread: float | None, which: int) -> tuple[float | None, float | None]:
             if spread is None:
                 return None, None
-            low, high = sorted((sign * (predicted - Z90 * spread),
-                                sign * (predicted + Z90 * spread)))
-            return low, high
+            spans = [(predicted, spread)] + ([(also[0], also[which])] if also else [])
+            ends = [sign * (mean + side * Z90 * width) for mean, width in spans
+                    for side in (-1.0, 1.0)]
+            return min(ends), max(ends)
 
         weights = self.context.space.project(np.asarray(weights, dtype=float))
         return Recommendation(self.context.space.as_dict(weights), sign * float(predicted),
-                              *interval(sd), self.context.rung_names[-1],
-                              history.observations.n, basis, *interval(run_sd), scale)
+                              *interval(sd, 1), self.context.rung_names[-1],
+                              history.observations.n, basis, *interval(run_sd, 2), scale)
 
 
 def with_pending(history: History, candidate: Candidate) -> History:
