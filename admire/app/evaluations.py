@@ -209,7 +209,7 @@ class IntervalCheck:
 
     @property
     def inside(self) -> int:
-        return sum(self.lower <= v <= self.upper for v in self.values)
+        return sum(bool(self.lower <= v <= self.upper) for v in self.values)  # a JSON int
 
 
 def interval_checks(results: Sequence[MixtureResult],

@@ -341,6 +341,8 @@ def test_predict_gives_intervals_at_any_mixture_with_the_hyperparameters_uncerta
     space = study.space
     at_rec = study.predict(rec.weights(space.domains))
     assert at_rec is not None and at_rec.basis == "prediction"
+    for bound in (rec.lower90, rec.upper90, rec.run_lower90, rec.run_upper90):
+        assert type(bound) is float  # not numpy's: what compares with it stays plain for JSON
     # the recommendation's mean, scale and intervals when asked at its mixture: both from the
     # model mixed over hyperparameter draws (a mixture picked for its high mean is where the
     # fit alone is overconfident)

@@ -210,7 +210,7 @@ class Policy(ABC):
             spans = [(predicted, spread)] + ([(also[0], also[which])] if also else [])
             ends = [sign * (mean + side * Z90 * width) for mean, width in spans
                     for side in (-1.0, 1.0)]
-            return min(ends), max(ends)
+            return float(min(ends)), float(max(ends))
 
         weights = self.context.space.project(np.asarray(weights, dtype=float))
         return Recommendation(self.context.space.as_dict(weights), sign * float(predicted),
