@@ -29,7 +29,7 @@ from botorch.models.transforms.input import Normalize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import NormalPrior
+from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
 from torch import Tensor
 
 from admire.bo.hyperparameters import HyperparameterDraws
@@ -41,6 +41,14 @@ KERNELS = ("rbf", "linear", "linear+rbf")
 WARM_MAXITER = 50  # L-BFGS iterations when starting from the previous fit's hyperparameters
 FIT_MAXITER = 100  # L-BFGS iterations from the default hyperparameters
 EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTorch's CG
+# Priors on the observation-noise variance, in standardised units (a rung's spread = 1).
+# lognormal: BoTorch's default, LogNormal(-4, 1) (median 0.018: runs nearly noise-free, so with
+# few runs per rung and no replicates the GP interpolates seed noise); gamma: Gamma(1.1, 0.05),
+# BoTorch's earlier default, nearly flat over 0..1.
+NOISE_PRIORS: dict[str, Callable[[], Prior]] = {
+    "lognormal": lambda: LogNormalPrior(-4.0, 1.0),
+    "gamma": lambda: GammaPrior(1.1, 0.05),
+}
 RUNG_LOG_VARIANCE_SD = 0.7  # rung_scale="prior": a rung's variance within 2x of the pooled at 1 sd
 MIN_LOO = 5  # leave-one-out z-scores needed at a rung to calibrate its intervals alone
 
@@ -237,7 +245,7 @@ class MixtureSurrogate:
     def __init__(self, kind: str = "icm", *, kernel: str = "rbf",
                  weight_bounds: tuple[np.ndarray, np.ndarray] | None = None,
                  rung_scale: str = "rung", rung_level: str = "runs",
-                 context_fn: ContextFn | None = None) -> None:
+                 noise_prior: str = "lognormal", context_fn: ContextFn | None = None) -> None:
         if kind not in ("icm", "mfgp"):
             raise ValueError(f"unknown surrogate {kind!r}")
         if kernel not in KERNELS or (kernel != "rbf" and kind != "icm"):
@@ -249,6 +257,9 @@ class MixtureSurrogate:
         # "equal": pooled, and the GP holds every rung's variance equal (learns correlations);
         # "prior": pooled, each rung's variance learned under a prior around it
         self.rung_level = rung_level  # "runs": each rung's mean; "paired": see RungScaling
+        if noise_prior not in NOISE_PRIORS:
+            raise ValueError(f"unknown noise prior {noise_prior!r}")
+        self.noise_prior = noise_prior  # see NOISE_PRIORS
         self.context_fn = context_fn  # required when the training data has a context
         self.model: Model | None = None
         self.data: TrainingData | None = None
@@ -277,13 +288,22 @@ class MixtureSurrogate:
             if self.rung_scale in ("equal", "prior"):
                 _pooled_rung_variances(model, k, RungCorrelationKernel
                                        if self.rung_scale == "equal" else RungVarianceKernel)
-            return model
+            return self._with_noise_prior(model)
         fid = torch.tensor(data.rung_fidelity, dtype=DTYPE)
         bounds = torch.tensor(np.stack([np.append(lo, float(fid.min())),
                                         np.append(hi, float(fid.max()))]), dtype=DTYPE)
-        return SingleTaskMultiFidelityGP(X, Y, data_fidelities=[k],
-                                         input_transform=Normalize(k + 1, bounds=bounds),
-                                         outcome_transform=None)
+        return self._with_noise_prior(SingleTaskMultiFidelityGP(
+            X, Y, data_fidelities=[k], input_transform=Normalize(k + 1, bounds=bounds),
+            outcome_transform=None))
+
+    def _with_noise_prior(self, model: Model) -> Model:
+        """``model`` with :data:`NOISE_PRIORS`' prior on its noise variance (BoTorch's own
+        stays for "lognormal")."""
+        if self.noise_prior != "lognormal":
+            noise = model.likelihood.noise_covar
+            noise.register_prior("noise_prior", NOISE_PRIORS[self.noise_prior](),
+                                 lambda m: m.noise, lambda m, v: m._set_noise(v))
+        return model
 
     def fit(self, data: TrainingData, *, optimize: bool = True,
             fit_data: TrainingData | None = None) -> MixtureSurrogate:
@@ -349,7 +369,7 @@ class MixtureSurrogate:
             mean = self.model.posterior(X).mean
         believer = MixtureSurrogate(self.kind, kernel=self.kernel,
                                     weight_bounds=self.weight_bounds, rung_scale=self.rung_scale,
-                                    rung_level=self.rung_level,
+                                    rung_level=self.rung_level, noise_prior=self.noise_prior,
                                     context_fn=self.context_fn)
         with exact():
             believer.model = self.model.condition_on_observations(
@@ -553,7 +573,7 @@ class MixtureSurrogate:
         std, level = self.scaling.std[rung], self.scaling.mean[rung]
         noise = self.noise_variance(np.atleast_2d(weights), rung)[0] / std ** 2
         mean = float(self.model.train_targets.reshape(-1)[wanted[0]]) - residual[0]
-        return mean * std + level, max(sd[0] ** 2 - noise, 0.0) * std ** 2
+        return float(mean * std + level), float(max(sd[0] ** 2 - noise, 0.0) * std ** 2)
 
     def loo_z(self, rung: int | None = None) -> np.ndarray:
         """Leave-one-mixture-out z-scores (:meth:`loo`'s residual over its sd). A calibrated

@@ -192,3 +192,25 @@ def test_paired_levels_set_a_rung_by_its_gap_at_shared_mixtures():
     assert runs_level.mean[1] == pytest.approx(3.0)
     assert paired.mean[1] == pytest.approx(1.5 + 0.5)
     assert paired.mean[0] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("kind", ["icm", "mfgp"])
+def test_a_flat_noise_prior_learns_seed_noise_that_the_default_interpolates(kind):
+    """20 runs at distinct mixtures, seed noise sd 0.3 against a mixture effect of about 0.2:
+    BoTorch's LogNormal(-4, 1) prior makes the GP explain the noise as signal; Gamma(1.1, 0.05)
+    learns most of it as noise."""
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(4), size=20)
+    rung = np.repeat([0, 1], 10)
+    y = weights[:, 0] + 0.3 * rng.normal(size=20)
+    data = TrainingData(weights, rung, y, (0.3, 1.0))
+    sd = {prior: float(np.sqrt(MixtureSurrogate(kind, noise_prior=prior).fit(data)
+                               .noise_variance(weights[:1], 1)[0]))
+          for prior in ("lognormal", "gamma")}
+    assert sd["lognormal"] < 0.1
+    assert 0.15 < sd["gamma"] < 0.45
+
+
+def test_an_unknown_noise_prior_is_refused():
+    with pytest.raises(ValueError, match="noise prior 'flat'"):
+        MixtureSurrogate("icm", noise_prior="flat")

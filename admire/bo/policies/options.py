@@ -46,6 +46,14 @@ class ModelOptions(PolicyOptions):
     rung_level: Literal["runs", "paired"] = Field(
         "runs", description="each rung's level: the mean of its runs, or the most-run rung's "
                             "mean plus the rung's mean gap to it at the same mixtures")
+    noise_prior: Literal["lognormal", "gamma"] = Field(
+        "lognormal", description="prior on each rung's seed-noise variance (standardised): "
+                                 "lognormal: BoTorch's default, nearly noise-free runs; gamma: "
+                                 "Gamma(1.1, 0.05), nearly flat, so noise that is a large "
+                                 "part of a rung's spread is learned as noise. gamma loses "
+                                 "across the suite (mean rank at 10 units 1.81 against 1.19, "
+                                 "bench/results/suite_b10_noise.md) and on k5-face live "
+                                 "(live_synthetic_noise_paired.md)")
     input_scale: Literal["weights", "range"] = Field(
         "weights", description="weights as they are, or each rescaled to [0, 1] over the "
                                "candidates")
@@ -85,7 +93,7 @@ class ModelOptions(PolicyOptions):
 
         return MixtureSurrogate(self.surrogate, kernel=self.kernel, weight_bounds=weight_bounds,
                                 rung_scale=self.rung_scale, rung_level=self.rung_level,
-                                context_fn=context_fn)
+                                noise_prior=self.noise_prior, context_fn=context_fn)
 
     @model_validator(mode="after")
     def _kernel_needs_icm(self) -> ModelOptions:
