@@ -63,6 +63,15 @@ def live_study(problem_name: str, policy_text: str, seed: int, budget: float,
                coverage: int = 0) -> dict[str, Any]:
     """One continuous-mode study on a preset's truth: its regret curve in scale units, and
     its intervals' coverage at ``coverage`` held-out mixtures (:func:`interval_coverage`)."""
+    study, truth, curve, seconds = run_live(problem_name, policy_text, seed, budget)
+    return {"problem": problem_name, "policy": policy_text, "seed": seed, "curve": curve,
+            "seconds": seconds, **interval_coverage(study, truth, seed, coverage)}
+
+
+def run_live(problem_name: str, policy_text: str, seed: int, budget: float
+             ) -> tuple[Study, SyntheticProblem, list[tuple[float, float]], float]:
+    """The finished study on the preset's truth, the truth, the recommendation's regret
+    curve (cost, regret in scale units) and the study's wall seconds."""
     torch.set_num_threads(1)
     problem = synthetic_problems([problem_name])[0]
     truth = problem.synthetic
@@ -86,9 +95,7 @@ def live_study(problem_name: str, policy_text: str, seed: int, budget: float,
 
     start = time.perf_counter()
     run_function(study, train, on_event=score)
-    seconds = time.perf_counter() - start
-    return {"problem": problem_name, "policy": policy_text, "seed": seed, "curve": curve,
-            "seconds": seconds, **interval_coverage(study, truth, seed, coverage)}
+    return study, truth, curve, time.perf_counter() - start
 
 
 def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
