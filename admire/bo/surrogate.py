@@ -29,7 +29,7 @@ from botorch.models.transforms.input import Normalize
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 from gpytorch.kernels import AdditiveKernel, Kernel, LinearKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
-from gpytorch.priors import GammaPrior, LogNormalPrior, NormalPrior, Prior
+from gpytorch.priors import GammaPrior, NormalPrior, Prior
 from torch import Tensor
 
 from admire.bo.hyperparameters import HyperparameterDraws
@@ -45,8 +45,9 @@ EXACT_UP_TO = 10_000  # points up to which posteriors use a Cholesky, not GPyTor
 # lognormal: BoTorch's default, LogNormal(-4, 1) (median 0.018: runs nearly noise-free, so with
 # few runs per rung and no replicates the GP interpolates seed noise); gamma: Gamma(1.1, 0.05),
 # BoTorch's earlier default, nearly flat over 0..1.
-NOISE_PRIORS: dict[str, Callable[[], Prior]] = {
-    "lognormal": lambda: LogNormalPrior(-4.0, 1.0),
+# None: the model keeps BoTorch's own prior.
+NOISE_PRIORS: dict[str, Callable[[], Prior] | None] = {
+    "lognormal": None,
     "gamma": lambda: GammaPrior(1.1, 0.05),
 }
 RUNG_LOG_VARIANCE_SD = 0.7  # rung_scale="prior": a rung's variance within 2x of the pooled at 1 sd
@@ -298,11 +299,11 @@ class MixtureSurrogate:
 
     def _with_noise_prior(self, model: Model) -> Model:
         """``model`` with :data:`NOISE_PRIORS`' prior on its noise variance (BoTorch's own
-        stays for "lognormal")."""
-        if self.noise_prior != "lognormal":
-            noise = model.likelihood.noise_covar
-            noise.register_prior("noise_prior", NOISE_PRIORS[self.noise_prior](),
-                                 lambda m: m.noise, lambda m, v: m._set_noise(v))
+        where that is None)."""
+        make = NOISE_PRIORS[self.noise_prior]
+        if make is not None:
+            model.likelihood.noise_covar.register_prior(
+                "noise_prior", make(), lambda m: m.noise, lambda m, v: m._set_noise(v))
         return model
 
     def fit(self, data: TrainingData, *, optimize: bool = True,
