@@ -32,8 +32,6 @@ import numpy as np
 import torch
 from scipy.stats import norm, wilcoxon
 
-from admire.bo.intervals import Z90
-from admire.bo.policies.base import Recommendation
 from admire.bo.policies.registry import parse_policy, split_specs
 from admire.problems import Problem, synthetic_problems
 from admire.problems.synthetic import SyntheticProblem
@@ -47,8 +45,7 @@ PROBLEMS = ("k3-easy", "k5-face-replicates", "k8-corr0.5", "two-rung-k10-corr0.3
 POLICIES = "mfbo,random,sfbo"
 CHECKPOINT = 3.0  # target-run units
 COVERAGE_KEYS = ("held_out_mean", "held_out_run", "recommended_mean", "recommended_run",
-                 "recommended_drawn_mean", "recommended_drawn_run", "recommended_hull_mean",
-                 "recommended_hull_run")
+                 "recommended_drawn_mean", "recommended_drawn_run")
 
 
 def regret_scale(problem: Problem, seed: int = 0) -> float:
@@ -137,41 +134,13 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
     asked = study.predict(rec.weights(study.space.domains))
     at_rec_drawn = held(asked.lower90, asked.upper90, asked.run_lower90, asked.run_upper90,
                         np.asarray(rec.weights(domains)))
-    # the hull of that and the same prediction with the recommended mixture's own runs left
-    # out (they raised its mean when it was picked: the winner's curse), at the same scale
-    hull = own_runs_hull(study, asked)
-    at_rec_hull = held(*hull, np.asarray(rec.weights(domains)))
-    hull_width = (hull[3] - hull[2]) / (asked.run_upper90 - asked.run_lower90)
     mean, run = np.mean(held_out, axis=0)
     runs, far = np.array(held_out)[:, 1], np.array(beyond, dtype=bool)
     return {"held_out": {"mean": float(mean), "run": float(run)},
             "recommended": {"mean": at_rec[0], "run": at_rec[1]},
             "recommended_drawn": {"mean": at_rec_drawn[0], "run": at_rec_drawn[1]},
-            "recommended_hull": {"mean": at_rec_hull[0], "run": at_rec_hull[1],
-                                 "width": hull_width},
             "reach": {"run_within": float(runs[~far].sum()), "n_within": int((~far).sum()),
                       "run_beyond": float(runs[far].sum()), "n_beyond": int(far.sum())}}
-
-
-def own_runs_hull(study: Study, asked: Recommendation) -> tuple[float, float, float, float]:
-    """``asked``'s two 90% intervals (mean, new run) joined with the same intervals predicted
-    with the mixture's own runs left out (:meth:`MixtureSurrogate.without_own_runs`), widened
-    by ``asked``'s scale."""
-    target = len(study.ladder.rungs) - 1
-    surrogate = study.policy.model(study.history())
-    weights = asked.weights(study.space.domains)
-    held_back = surrogate.without_own_runs(weights, target)
-    bounds = (asked.lower90, asked.upper90, asked.run_lower90, asked.run_upper90)
-    if held_back is None:
-        return bounds
-    mean, var = held_back
-    sign = -1.0 if study.policy.context.minimize else 1.0
-    noise = float(surrogate.noise_variance(weights[None, :], target)[0])
-    scale = asked.interval_scale or 1.0
-    own = [sorted((sign * (mean - Z90 * scale * sd), sign * (mean + Z90 * scale * sd)))
-           for sd in (np.sqrt(var), np.sqrt(var + noise))]
-    return (min(bounds[0], own[0][0]), max(bounds[1], own[0][1]),
-            min(bounds[2], own[1][0]), max(bounds[3], own[1][1]))
 
 
 def regret_at(curve: list[list[float]], cost: float) -> float:
@@ -189,7 +158,7 @@ def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, A
         entry["at_checkpoint"].append(regret_at(r["curve"], CHECKPOINT))
         entry["final"].append(r["curve"][-1][1] if r["curve"] else 1.0)
         entry["seconds"].append(round(r["seconds"], 2))
-        for key in ("held_out", "recommended", "recommended_drawn", "recommended_hull"):
+        for key in ("held_out", "recommended", "recommended_drawn"):
             if key in r:
                 for kind in ("mean", "run"):
                     entry.setdefault(f"{key}_{kind}", []).append(r[key][kind])
@@ -256,20 +225,16 @@ def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
             "value; run: the expected share of new runs (the value plus the generator's seed "
             "noise) inside the interval for one new run. Recommended: the same at the "
             "recommendation's own intervals (`Study.recommend`: with the draws since commit "
-            "942e059, the fit alone's before it); drawn: "
-            "`Study.predict` at the recommended mixture (with the hyperparameters' draws); "
-            "hull: the drawn interval joined with the same prediction made with the "
-            "recommended mixture's own runs left out (its own lucky runs raised its mean when "
-            "it was picked), at the same scale. "
+            "942e059, the fit alone's before it; since 4d6812b also spanning its prediction "
+            "without its own runs); drawn: `Study.predict` at the recommended mixture. "
             "0.90 is calibrated. "
             "Studies showing intervals: a study withholds them until the target rung has 5 "
             "runs; held out run, within / beyond: pooled over the held-out mixtures within and "
             "beyond the distance the study checked its intervals at (`admire/bo/reach.py`).",
             "", "| problem | policy | held out: mean | held out: run | recommended: mean | "
             "recommended: run | recommended, drawn: mean | recommended, drawn: run | "
-            "recommended, hull: mean | recommended, hull: run | "
             "studies showing intervals | held out run: within / beyond |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+            "|---|---|---|---|---|---|---|---|---|---|", *rows]
 
 
 def _share(value: float | None) -> str:
