@@ -28,7 +28,7 @@ def old_study(tmp_path_factory):
 
 
 def test_continuous_proposals_freeze_the_unaffected_shares(old_study):
-    study = Study(config(old_study))
+    study = Study(config(old_study, budget=6.0))  # five target runs (no screens by default)
     assert study.policy.affected.tolist() == [True, True, False, False, True]
     anchor = study.prior.anchor
     ratio = anchor[2] / (anchor[2] + anchor[3])

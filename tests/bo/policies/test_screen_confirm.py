@@ -42,10 +42,18 @@ def test_favourite_screens_go_to_the_best_predicted_open_mixtures(old_study):
         study.complete(proposal.trial_index, metrics, cost)
 
 
-def test_without_screens_a_warm_study_confirms_from_the_first_trial(old_study):
-    study = Study(warm_config(old_study, policy="screen-confirm", prior_screens="none"))
+def test_by_default_a_warm_study_confirms_from_the_first_trial(old_study):
+    study = Study(warm_config(old_study, policy="screen-confirm"))
+    assert study.policy.options.prior_screens == "none"
     run_function(study, new_score, trials=3)
     assert set(study.runs["rung"]) == {"large"}
+
+
+def test_space_filling_prior_screens_screen_first_as_a_fresh_study_does(old_study):
+    study = Study(warm_config(old_study, policy="screen-confirm", budget=6.0,
+                              prior_screens="space-filling"))
+    run_function(study, new_score, trials=3)
+    assert set(study.runs["rung"]) == {"small"}
 
 
 def test_prior_screens_change_nothing_without_earlier_runs():

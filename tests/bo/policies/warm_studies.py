@@ -33,9 +33,9 @@ def old_study(directory: Path) -> Path:
 
 
 def warm_config(source: Path, policy: str = "reuse", mode: str = "continuous",
-                **options: Any) -> StudyConfig:
+                budget: float = 3.0, **options: Any) -> StudyConfig:
     """A study over :data:`NEW` warm-started from ``source``."""
-    base = make_config(mode=mode, policy=policy, budget=3.0, **options)
+    base = make_config(mode=mode, policy=policy, budget=budget, **options)
     item = WarmStartConfig(source=str(source), split={"d0": {"d0a": 0.5, "d0b": 0.5}},
                            added=["d3"])
     return replace(base, domains=tuple(DomainConfig(name=d) for d in NEW), warm_start=(item,))
