@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -210,10 +211,40 @@ def embedded_ray(num_cpus: int = 2) -> Iterator[None]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ports bound to 0 and outgoing sockets (Linux's default if the
+    file is missing)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, outside the ephemeral range and Ray's worker ports, and never
+    handed out before in this process. A port from ``bind(0)`` is one the kernel may give the
+    next outgoing socket or gRPC server (Ray starts dozens) before Ray binds it: the multinode
+    cluster's dashboard lost its port so in CI (stop 32)."""
+    low, high = ephemeral_range()
+    # Ray's workers take 10002-19999 by default and `ray start` refuses other ports there
+    start, stop = (20_000, low) if low - 20_000 >= 5_000 else (high + 1, 65_536)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(start, stop)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port in [{start}, {stop})")
 
 
 def own_ports() -> list[str]:
