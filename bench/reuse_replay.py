@@ -48,6 +48,7 @@ from typing import Any, get_args
 import numpy as np
 import torch
 
+from admire.app.replay_plots import regret_grid
 from admire.bo.policies.options import ReuseOptions
 from admire.bo.policies.registry import policy_spec
 from admire.problems.reuse_recorded import STAGES, admire_ift_scenario, merge_pair
@@ -386,13 +387,8 @@ GRID_STEP = 0.05  # cost resolution of the median curves (target-run units)
 def median_curve(curves: list[list[list[float]]], grid: np.ndarray) -> np.ndarray:
     """Per grid cost, the median over seeds of the regret of the recommendation held then (a
     seed with no recommendation yet counts as infinitely bad)."""
-    rows = []
-    for curve in curves:
-        costs = np.array([c for c, _ in curve])
-        regrets = np.array([g for _, g in curve])
-        idx = np.searchsorted(costs, grid + 1e-9, side="right") - 1
-        rows.append(np.where(idx >= 0, regrets[np.clip(idx, 0, None)], np.inf))
-    return np.median(np.array(rows), axis=0)
+    values = regret_grid(curves, grid + 1e-9)  # a run at a grid cost counts there
+    return np.median(np.where(np.isnan(values), np.inf, values), axis=0)
 
 
 def for_good(values: np.ndarray, grid: np.ndarray, level: float) -> float | None:
