@@ -32,9 +32,10 @@ import numpy as np
 import torch
 from scipy.stats import norm, wilcoxon
 
+from admire.app.confirm import run_interval
 from admire.bo.policies.registry import parse_policy, split_specs
 from admire.problems import Problem, synthetic_problems
-from admire.problems.synthetic import SyntheticProblem
+from admire.problems.synthetic import METRIC, SyntheticProblem
 from admire.replay.problem import ReplayProblem
 from admire.study import Study
 from admire.study.loop import Event, run_function
@@ -46,6 +47,7 @@ POLICIES = "mfbo,random,sfbo"
 CHECKPOINT = 3.0  # target-run units
 COVERAGE_KEYS = ("held_out_mean", "held_out_run", "recommended_mean", "recommended_run",
                  "recommended_drawn_mean", "recommended_drawn_run")
+CONFIRMED_KEYS = ("confirmed_run", "confirmed_fresh_run")
 
 
 def regret_scale(problem: Problem, seed: int = 0) -> float:
@@ -136,11 +138,41 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
                         np.asarray(rec.weights(domains)))
     mean, run = np.mean(held_out, axis=0)
     runs, far = np.array(held_out)[:, 1], np.array(beyond, dtype=bool)
-    return {"held_out": {"mean": float(mean), "run": float(run)},
+    return {"confirmed": confirmed_coverage(study, truth, seed),
+            "held_out": {"mean": float(mean), "run": float(run)},
             "recommended": {"mean": at_rec[0], "run": at_rec[1]},
             "recommended_drawn": {"mean": at_rec_drawn[0], "run": at_rec_drawn[1]},
             "reach": {"run_within": float(runs[~far].sum()), "n_within": int((~far).sum()),
                       "run_beyond": float(runs[far].sum()), "n_beyond": int(far.sum())}}
+
+
+def confirmed_coverage(study: Study, truth: SyntheticProblem, seed: int) -> dict[str, float]:
+    """The expected share of new runs inside the interval ``admire tune`` shows once it has
+    confirmed the recommendation (:mod:`admire.app.confirm`): Student t over the study's own
+    run of the recommended mixture (its first, if it ran it at the target) and the config's
+    ``confirm_seeds`` fresh runs (``run``); and over the fresh runs alone (``fresh_run``: no
+    run that was picked for its luck in it)."""
+    domains = truth.domains
+    weights = np.asarray(study.recommend(interval=False).weights(domains))
+    target = len(study.ladder.rungs) - 1
+    obs = study.history().observations
+    at = np.asarray(study.recommend(interval=False).weights(study.space.domains))
+    own = np.flatnonzero(np.all(np.isclose(obs.weights, at), axis=1) & (obs.rung == target))
+    sign = -1.0 if study.policy.context.minimize else 1.0
+    rng = np.random.default_rng([seed, 5678])
+    fresh = [truth.evaluate(weights, study.ladder.rungs[target].name, rng)[0][METRIC]
+             for _ in range(study.config.confirm_seeds)]
+    value, noise = float(truth.truth(weights)), float(truth.noise_sd[-1])
+
+    def covered(values: list[float]) -> float:
+        interval = run_interval(values)
+        if interval is None:
+            return float("nan")
+        return float(norm.cdf((interval[1] - value) / noise)
+                     - norm.cdf((interval[0] - value) / noise))
+
+    first = [float(sign * obs.y[own[0]])] if len(own) else []
+    return {"run": covered(first + fresh), "fresh_run": covered(fresh)}
 
 
 def regret_at(curve: list[list[float]], cost: float) -> float:
@@ -158,9 +190,9 @@ def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, A
         entry["at_checkpoint"].append(regret_at(r["curve"], CHECKPOINT))
         entry["final"].append(r["curve"][-1][1] if r["curve"] else 1.0)
         entry["seconds"].append(round(r["seconds"], 2))
-        for key in ("held_out", "recommended", "recommended_drawn"):
+        for key in ("held_out", "recommended", "recommended_drawn", "confirmed"):
             if key in r:
-                for kind in ("mean", "run"):
+                for kind in r[key]:
                     entry.setdefault(f"{key}_{kind}", []).append(r[key][kind])
         entry["studies"] = entry.get("studies", 0) + 1
         if "reach" in r:  # pooled over the held-out mixtures of the studies showing intervals
@@ -173,7 +205,7 @@ def summarize(results: list[dict[str, Any]], policies: list[str]) -> dict[str, A
         for name, m in methods.items():
             m["median_at_checkpoint"] = float(np.median(m["at_checkpoint"]))
             m["median_final"] = float(np.median(m["final"]))
-            for key in COVERAGE_KEYS:
+            for key in COVERAGE_KEYS + CONFIRMED_KEYS:
                 if key in m:
                     m[f"coverage_{key}"] = float(np.mean(m[key]))
             if name == default:
@@ -207,7 +239,8 @@ def markdown(summary: dict[str, Any], policies: list[str], command: str, wall: f
             lines.append(f"| {problem} | {name} | {m['median_at_checkpoint']:.3f} | "
                          f"{m['median_final']:.3f} | {record} | "
                          f"{np.median(m['seconds']):.1f} |")
-    return "\n".join(lines + coverage_table(summary, policies)) + "\n"
+    return "\n".join(lines + coverage_table(summary, policies)
+                     + confirmed_table(summary, policies)) + "\n"
 
 
 def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
@@ -235,6 +268,27 @@ def coverage_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
             "recommended: run | recommended, drawn: mean | recommended, drawn: run | "
             "studies showing intervals | held out run: within / beyond |",
             "|---|---|---|---|---|---|---|---|---|---|", *rows]
+
+
+def confirmed_table(summary: dict[str, Any], policies: list[str]) -> list[str]:
+    """The recommendation's new-run coverage before and after ``admire tune`` confirms it
+    (summaries from before the confirmation was measured: no table)."""
+    rows = [f"| {problem} | {name} | {_share(methods[name].get('coverage_recommended_run'))} | "
+            + " | ".join(_share(methods[name].get("coverage_" + key)) for key in CONFIRMED_KEYS)
+            + " |"
+            for problem, methods in summary.items() for name in policies
+            if "coverage_confirmed_run" in methods[name]]
+    if not rows:
+        return []
+    return ["", "## The recommendation's interval for a new run, once confirmed", "",
+            "Mean over the studies showing intervals: the expected share of new runs at the "
+            "recommended mixture inside the model's new-run interval (as above), inside the "
+            "interval `admire tune` shows once it has trained the recommendation with the "
+            "config's `confirm_seeds` (2) fresh seeds (Student t over those runs and the "
+            "study's own run there: `admire/app/confirm.py`), and inside the same over the "
+            "fresh runs alone. 0.90 is calibrated.", "",
+            "| problem | policy | model's interval | confirmed: own run and fresh seeds | "
+            "confirmed: fresh seeds alone |", "|---|---|---|---|---|", *rows]
 
 
 def _share(value: float | None) -> str:

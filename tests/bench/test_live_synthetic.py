@@ -58,3 +58,10 @@ def test_a_model_policys_intervals_are_checked_at_held_out_mixtures_and_at_its_a
     assert "## The 90% intervals against the truth" in table
     assert "| 1 of 2 |" in table  # the early study withheld its intervals
     assert f"{result['held_out']['run']:.2f}" in table.split("## The 90%")[1]
+    # once confirmed (own run and 2 fresh seeds; the fresh seeds alone): shares, tabled
+    assert set(result["confirmed"]) == {"run", "fresh_run"}
+    assert all(0.0 <= v <= 1.0 for v in result["confirmed"].values())
+    confirmed = table.split("## The recommendation's interval for a new run, once confirmed")[1]
+    assert f"| {result['confirmed']['fresh_run']:.2f} |" in confirmed
+    older = bench.summarize([{k: v for k, v in result.items() if k != "confirmed"}], ["mfbo"])
+    assert "once confirmed" not in bench.markdown(older, ["mfbo"], "cmd", 1.0)
