@@ -41,6 +41,7 @@ def check_config(path: str | Path) -> CheckedConfig:
     config = load_config(path)
     settings = ProxySettings.from_config(config, where=f"{path}: proxy")
     tokens = trial_tokens(config)
+    check_before_start(config, path)
     for name, source in settings.domain_sources(config, path.resolve().parent).items():
         if source != name and not Path(source).exists():
             raise ConfigError(f"data path not found: {source}", where=f"{path}: domain {name!r}")
@@ -52,6 +53,25 @@ def check_config(path: str | Path) -> CheckedConfig:
         except ConfigError as exc:
             raise ConfigError(exc.problem, where=f"{path}: {exc.where}") from None
     return CheckedConfig(path, config, settings, tokens)
+
+
+def check_before_start(config: StudyConfig, path: str | Path) -> None:
+    """What a new live study would refuse once started, checked from the file alone (so
+    ``admire submit`` can run it before a job, where the data paths are the cluster's): every
+    domain without a path is a built-in one (a command-only study names its domains freely),
+    and the budget pays for the reference runs trained first."""
+    from admire.app.references import check_budget_pays_for_references, reference_count
+    from admire.app.tune import proxy_rungs
+    from admire.proxy.data.builtin import BUILTIN_DOMAINS
+
+    proxy = bool(proxy_rungs(config))
+    for domain in config.domains:
+        if proxy and domain.path is None and domain.name not in BUILTIN_DOMAINS:
+            raise ConfigError(f"unknown built-in domain {domain.name!r}; built-ins are "
+                              f"{list(BUILTIN_DOMAINS)} (or give the domain a path)",
+                              where=f"{path}: domain {domain.name!r}")
+    check_budget_pays_for_references(config, reference_count(config, proxy),
+                                     where=f"{path}: study.budget")
 
 
 def summary_lines(checked: CheckedConfig) -> list[str]:

@@ -38,6 +38,25 @@ def natural_mixture(config: StudyConfig, tokens: Mapping[str, int]) -> np.ndarra
     return space.project(counts / counts.sum())
 
 
+def reference_count(config: StudyConfig, proxy: bool) -> int:
+    """How many reference runs a live study starts with: the listed ones, else the defaults
+    (uniform alone where no rung trains admire's proxy, so no token counts exist)."""
+    if config.references is not None:
+        return len(config.references)
+    return len(DEFAULT_REFERENCES) if proxy else 1
+
+
+def check_budget_pays_for_references(config: StudyConfig, n: int, where: str = "study.budget"
+                                     ) -> None:
+    """The references are target runs started before any proposal, so the budget must pay
+    for them: otherwise a study with a small budget would spend several times it."""
+    if config.budget is not None and config.budget < n:
+        raise ConfigError(f"{config.budget:g} target-rung runs cannot pay for the study's {n} "
+                          f"reference run(s) at the target, trained first at about one run "
+                          f"each: give a budget of at least {n}, or list fewer references "
+                          "([study] references = [] for none)", where=where)
+
+
 def reference_mixtures(config: StudyConfig, tokens: Mapping[str, int] | None
                        ) -> dict[str, np.ndarray]:
     """Name -> weights of the study's references (``None`` in the config: the defaults)."""

@@ -57,7 +57,12 @@ def plan_job(config: str | Path, *, working_dir: str | Path | None = None,
     """Validate the config locally, then build the job (nothing is contacted here)."""
     root = Path(working_dir or Path.cwd()).resolve()
     path = Path(config).resolve()
-    study = load_config(path).name  # a bad config fails here, not on the cluster
+    loaded = load_config(path)  # a bad config fails here, not on the cluster
+    if not resume:
+        from admire.app.check import check_before_start
+
+        check_before_start(loaded, path)
+    study = loaded.name
     try:
         relative = path.relative_to(root)
     except ValueError:

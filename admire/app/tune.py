@@ -27,7 +27,12 @@ from admire.app.confirm import Confirmation, confirmation_of, fresh_seeds
 from admire.app.evaluate import NamedMixture, train_on_pool
 from admire.app.evaluations import load_evaluations, weights_key
 from admire.app.proxy_settings import ProxySettings
-from admire.app.references import reference_mixtures, reference_results
+from admire.app.references import (
+    check_budget_pays_for_references,
+    reference_count,
+    reference_mixtures,
+    reference_results,
+)
 from admire.app.study_plots import write_plots, write_recommendation
 from admire.app.view import TuneView, recommendation_text
 from admire.bo.policies.base import Recommendation
@@ -143,8 +148,14 @@ def prepare_study(config_path: Path, out: Path, resume: bool, console: Console
         raise ValidationError("already holds a study: pass --resume to continue it, or choose "
                               "another --out", where=str(out))
     corpora, sources, config, tokens = None, {}, given, None
+    if not resume:
+        check_budget_pays_for_references(given, reference_count(given, proxy),
+                                         where=f"{config_path}: study.budget")
     if proxy:
-        corpora, sources = build_study_corpora(given, settings)
+        try:
+            corpora, sources = build_study_corpora(given, settings)
+        except ConfigError as exc:  # a domain's source: name the file it came from
+            raise ConfigError(exc.problem, where=f"{config_path}: {exc.where}") from None
         tokens = corpora.available_tokens()
         config = with_repetition_bounds(given, tokens)
     elif given.references is None:  # no token counts, so no natural mixture

@@ -82,11 +82,37 @@ def test_check_prints_a_summary_of_a_valid_config():
     ("budget = 8.0", "budget = -1", "study.budget: Input should be greater than 0, got -1"),
     ('mean_over = ["dialogue"', 'mean_over = ["dialog"', "unknown domains ['dialog']"),
     ("max_bytes = 2_000_000", "max_bites = 2", "proxy.corpus"),
+    # what tune would refuse once started: a domain that is no built-in, a budget that
+    # cannot pay for the reference runs trained first
+    ('name = "code"', 'name = "poetry"', "domain 'poetry': unknown built-in domain 'poetry'"),
+    ("budget = 8.0", "budget = 1.5", "study.budget: 1.5 target-rung runs cannot pay for the "
+                                     "study's 2 reference run(s)"),
 ])
 def test_check_rejects_bad_study_and_proxy_fields(tmp_path, old, new, message):
-    result = invoke("check", str(config_with(tmp_path, old, new)))
+    config = config_with(tmp_path, old, new)
+    result = invoke("check", str(config))
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in " ".join(result.output.split())
+    assert str(config) in " ".join(result.output.split())  # the file is named
+
+
+def test_a_small_budget_without_references_passes_check(tmp_path):
+    result = invoke("check", str(config_with(tmp_path, "budget = 8.0",
+                                             "budget = 1.5\nreferences = []")))
+    assert result.exit_code == 0, result.output
+
+
+def test_tune_names_the_config_file_of_an_unknown_built_in_domain(tmp_path):
+    config = config_with(tmp_path, 'name = "code"', 'name = "poetry"')
+    result = invoke("tune", str(config), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"{config}: domains.poetry: unknown built-in domain 'poetry'" in text
+    budget = config_with(tmp_path, "budget = 8.0", "budget = 0.1")
+    result = invoke("tune", str(budget), "--out", str(tmp_path / "out2"))
+    assert result.exit_code == 2
+    assert "0.1 target-rung runs cannot pay" in " ".join(result.output.split())
+    assert not (tmp_path / "out2" / "study.json").exists()  # refused before anything ran
 
 
 def test_check_rejects_a_bad_trainer_spec(tmp_path):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from admire.app.references import reference_mixtures, reference_results
+from admire.app.references import (
+    check_budget_pays_for_references,
+    reference_count,
+    reference_mixtures,
+    reference_results,
+)
 from admire.errors import ConfigError
 from admire.schema.config import config_from_dict, config_to_dict
 from admire.study import Study
@@ -64,3 +70,17 @@ def test_references_are_target_trials_reported_with_their_results():
     rows = {r["name"]: r for r in reference_results(study)}
     assert rows["uniform"]["value"] == 2.5 and rows["uniform"]["status"] == "completed"
     assert rows["natural"]["value"] is None
+
+
+def test_the_budget_must_pay_for_the_reference_runs():
+    assert reference_count(_config(), proxy=True) == 2  # uniform and natural
+    assert reference_count(_config(), proxy=False) == 1  # no token counts: uniform alone
+    assert reference_count(_config(["uniform"]), proxy=True) == 1
+    assert reference_count(_config([]), proxy=True) == 0
+    config = _config()
+    check_budget_pays_for_references(replace(config, budget=2.0), 2)
+    check_budget_pays_for_references(replace(config, budget=None), 2)  # max_trials only
+    with pytest.raises(ConfigError, match=r"0.5 target-rung runs cannot pay for the study's 2 "
+                                          r"reference run\(s\)") as err:
+        check_budget_pays_for_references(replace(config, budget=0.5), 2)
+    assert err.value.where == "study.budget"

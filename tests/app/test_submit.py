@@ -45,6 +45,14 @@ def test_a_config_outside_the_working_dir_is_refused(tmp_path):
         plan_job(config, working_dir=tmp_path / "project")
 
 
+def test_a_budget_below_the_references_is_refused_before_a_job_starts(tmp_path):
+    config = write_study(tmp_path / "project", tmp_path / "cache")
+    config.write_text(config.read_text().replace("max_trials = 4", "max_trials = 4\nbudget = 0.5"))
+    with pytest.raises(ValidationError, match="cannot pay for the study's 2 reference run"):
+        plan_job(config, working_dir=tmp_path / "project")
+    plan_job(config, working_dir=tmp_path / "project", resume=True)  # a started study runs on
+
+
 def test_cluster_template_passes_rays_schema():
     from ray.autoscaler._private.util import prepare_config, validate_config
 
