@@ -144,7 +144,7 @@ def runs_info(
              "loss, bpb, perplexity/ppl, error, nll are minimised]")] = None,
 ) -> None:
     """Rows per rung, domains, metrics, and the best value per rung for one metric."""
-    from admire.app.metric_direction import metric_direction
+    from admire.app.metric_direction import metric_direction, study_direction
     from admire.schema import runs
 
     table = runs.read_runs(path)
@@ -157,7 +157,10 @@ def runs_info(
     console.print(f"[bold]{path}[/]: {len(table)} runs")
     console.print(f"domains ({len(runs.domains(table))}): {', '.join(runs.domains(table))}")
     console.print(f"metrics ({len(runs.metrics(table))}): {', '.join(runs.metrics(table))}")
-    direction = metric_direction(column[2:], minimize) if column else None
+    direction = None
+    if column:
+        direction = ((minimize is None and study_direction(path, column[2:]))
+                     or metric_direction(column[2:], minimize))
     grid = Table("rung", "fidelity", "runs", "mean cost",
                  *([f"best {column[2:]} ({direction.label})"] if column and direction else []))
     order = table.groupby(runs.RUNG, sort=False)[runs.FIDELITY].first().sort_values()

@@ -7,8 +7,10 @@ direction from the name and says which it used and why.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 # Name parts that mean lower is better: losses, bits per byte, perplexity, errors, likelihoods
 # given as negative logs.
@@ -49,3 +51,18 @@ def metric_direction(metric: str, minimize: bool | None) -> Direction:
                                "higher is better")
     return Direction(False, "inferred: the name looks like a score, not a loss or error; pass "
                             "--minimize if lower is better")
+
+
+def study_direction(table: str | Path, metric: str) -> Direction | None:
+    """The direction a study folder's own ``study.json`` gives its objective, when ``table``
+    is that study's runs table and ``metric`` its objective (a study knows which way its
+    objective goes; its name may not say: the built-in proxy's is ``objective``)."""
+    saved = Path(table).parent / "study.json"
+    try:
+        objective = json.loads(saved.read_text(encoding="utf-8"))["config"]["objective"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(objective, dict) or objective.get("metric") != metric:
+        return None
+    minimize = bool(objective.get("minimize", False))
+    return Direction(minimize, f"the study's objective in {saved}")

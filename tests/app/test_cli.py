@@ -149,6 +149,20 @@ def test_runs_info_reports_the_min_of_a_loss_and_says_why(tmp_path):
     assert "0.900000" in acc.output and "higher is better (inferred" in acc.output
 
 
+def test_runs_info_takes_the_direction_of_a_study_folders_objective(tmp_path):
+    path = small_table(tmp_path)  # 'acc' reads as a score by its name: higher is better
+    (tmp_path / "study.json").write_text(json.dumps(
+        {"config": {"objective": {"metric": "acc", "minimize": True}}}))
+    result = invoke("runs", "info", str(path), "--metric", "acc")
+    assert result.exit_code == 0, result.output
+    assert "best acc (min)" in result.output and "0.200000" in result.output
+    assert "lower is better (the study's objective in" in " ".join(result.output.split())
+    flag = invoke("runs", "info", str(path), "--metric", "acc", "--maximize")
+    assert "0.900000" in flag.output  # the user's flag wins
+    other = invoke("runs", "info", str(path), "--metric", "val_loss")
+    assert "inferred: the name contains 'loss'" in other.output  # not the study's objective
+
+
 # --- bad input: one error line, exit 2, no traceback -------------------------------------------
 
 # Runs commands through the console entry point (admire.app.cli:main) in one fresh interpreter,
