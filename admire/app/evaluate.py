@@ -389,6 +389,8 @@ def report(result: EvaluateResult) -> list[Any]:
 
 
 def mean_sd(r: MixtureResult) -> str:
+    if len(r.values) == 1:  # no spread from one seed
+        return f"{r.mean:.4f} (one seed)"
     return "-" if not r.values else f"{r.mean:.4f} ± {_num(r.sd)}"
 
 

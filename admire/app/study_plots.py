@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from ax.core.trial_status import TrialStatus  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from admire.app.confirm import run_interval, study_value  # noqa: E402
 from admire.app.evaluations import MixtureResult, grouped, load_evaluations  # noqa: E402
@@ -165,7 +166,8 @@ def objective_vs_cost_figure(study: Study, rec: Recommendation | None,
         what = "no interval" if interval is None else f"bar: {interval[2]}"
         ax.errorbar([end], [rec.predicted], yerr=yerr, fmt="*", ms=15, color="black",
                     mfc="gold", capsize=5, lw=1.5, zorder=5,
-                    label=f"recommended: predicted {rec.predicted:.4g}\n({what})")
+                    label=f"recommended: predicted {rec.predicted:.4g}\n(the model's best mean, "
+                          f"not the best\nsingle run; {what})")
     if evaluations:
         _draw_evaluations(ax, evaluations, end, study, study_seed)
     ax.set_xlabel("cumulative cost (target-rung runs)")
@@ -198,7 +200,7 @@ def _draw_evaluations(ax: Any, evaluations: list[MixtureResult], end: float,
         study_run = "" if own is None else " and the study's run"
         what = (f"mean of {len(values)} run (no interval)" if interval is None else
                 f"mean and 90% for a new run with any seed,\nStudent t over "
-                f"{len(fresh)} fresh seeds{study_run}")
+                f"{len(fresh)} fresh seed{'' if len(fresh) == 1 else 's'}{study_run}")
         ax.errorbar([end + step * (j + 1)], [mean],
                     yerr=None if interval is None else [[mean - interval[0]],
                                                         [interval[1] - mean]],
@@ -234,6 +236,7 @@ def fidelity_schedule_figure(study: Study) -> Figure:
     counts = table[runs.RUNG].value_counts()
     ax.set_yticks(range(len(names)), [f"{n} ({int(counts.get(n, 0))})" for n in names])
     ax.set_ylim(-0.5, len(names) - 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted, never halved
     ax.set_xlabel("finished run (in the order they finished)")
     ax.set_ylabel("rung (runs)")
     ax.set_title(f"{study.config.name}: fidelity schedule (cheapest rung at the bottom, the "

@@ -66,3 +66,12 @@ def test_any_seed_checks_widen_by_the_other_mixtures_seed_spread_never_their_own
     assert any_seed_checks(checks[:1], results, only_a) == []
     line = coverage_line(list(widened.values()), ANY_SEED_INTERVAL)
     assert line.startswith("live check of the same widened by the seed spread")
+
+
+def test_one_seed_shows_its_value_without_a_spread():
+    from admire.app.evaluate import mean_sd
+
+    one = MixtureResult("uniform", {"a": 0.5, "b": 0.5}, "large", {1: 2.4755})
+    assert mean_sd(one) == "2.4755 (one seed)"
+    two = MixtureResult("uniform", {"a": 0.5, "b": 0.5}, "large", {1: 2.0, 2: 2.2})
+    assert mean_sd(two).startswith("2.1000 ± 0.14")

@@ -49,6 +49,7 @@ def test_objective_vs_cost_shows_best_so_far_references_and_the_recommendation(s
     assert "failed (drawn at the median)" in shown
     (rec_label,) = [t for t in shown if t.startswith("recommended")]
     assert "predicted 0.59" in rec_label and "90% for one new run" in rec_label
+    assert "the model's best mean, not the best\nsingle run" in rec_label  # off the step line
     # the error bar spans the new-run interval, not the mean's
     (container,) = [c for c in ax.containers if c.get_label() == rec_label]
     (bars,) = container.lines[2]
@@ -105,3 +106,15 @@ def test_mixture_plot_states_both_intervals(study, tmp_path):
     paths = study_plots.write_plots(study, REC, tmp_path)
     assert [p.name for p in paths] == list(study_plots.PLOTS)
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_fidelity_schedule_counts_runs_in_whole_numbers():
+    study = Study(make_config(k=3, initial_trials=20, max_trials=20))
+    for p in study.propose(20):  # 20 runs: matplotlib alone would tick 2.5, 7.5, ...
+        study.complete(p.trial_index, *score(p.mixture, p.rung))
+    fig = study_plots.fidelity_schedule_figure(study)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # never "run 2.5"
+    plt.close(fig)
