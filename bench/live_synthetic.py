@@ -32,11 +32,13 @@ import numpy as np
 import torch
 from scipy.stats import norm, wilcoxon
 
-from admire.app.confirm import run_interval
+from admire.app.confirm import run_interval, study_value
+from admire.bo.policies.base import Recommendation
 from admire.bo.policies.registry import parse_policy, split_specs
 from admire.problems import Problem, synthetic_problems
 from admire.problems.synthetic import METRIC, SyntheticProblem
 from admire.replay.problem import ReplayProblem
+from admire.schema import runs
 from admire.study import Study
 from admire.study.loop import Event, run_function
 
@@ -120,8 +122,7 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
     def held(lower: float, upper: float, run_lower: float, run_upper: float,
              weights: np.ndarray) -> tuple[float, float]:
         value = float(truth.truth(weights))
-        run = norm.cdf((run_upper - value) / noise) - norm.cdf((run_lower - value) / noise)
-        return float(lower <= value <= upper), float(run)
+        return float(lower <= value <= upper), run_share(run_lower, run_upper, value, noise)
 
     held_out, beyond = [], []
     for weights in mixtures:
@@ -137,41 +138,40 @@ def interval_coverage(study: Study, truth: SyntheticProblem, seed: int, n: int
     at_rec_drawn = held(asked.lower90, asked.upper90, asked.run_lower90, asked.run_upper90,
                         np.asarray(rec.weights(domains)))
     mean, run = np.mean(held_out, axis=0)
-    runs, far = np.array(held_out)[:, 1], np.array(beyond, dtype=bool)
-    return {"confirmed": confirmed_coverage(study, truth, seed),
+    shares, far = np.array(held_out)[:, 1], np.array(beyond, dtype=bool)
+    return {"confirmed": confirmed_coverage(study, truth, seed, rec),
             "held_out": {"mean": float(mean), "run": float(run)},
             "recommended": {"mean": at_rec[0], "run": at_rec[1]},
             "recommended_drawn": {"mean": at_rec_drawn[0], "run": at_rec_drawn[1]},
-            "reach": {"run_within": float(runs[~far].sum()), "n_within": int((~far).sum()),
-                      "run_beyond": float(runs[far].sum()), "n_beyond": int(far.sum())}}
+            "reach": {"run_within": float(shares[~far].sum()), "n_within": int((~far).sum()),
+                      "run_beyond": float(shares[far].sum()), "n_beyond": int(far.sum())}}
 
 
-def confirmed_coverage(study: Study, truth: SyntheticProblem, seed: int) -> dict[str, float]:
+def run_share(lower: float, upper: float, value: float, noise: float) -> float:
+    """The expected share of new runs (``value`` plus normal seed noise) inside [lower, upper]."""
+    return float(norm.cdf((upper - value) / noise) - norm.cdf((lower - value) / noise))
+
+
+def confirmed_coverage(study: Study, truth: SyntheticProblem, seed: int,
+                       rec: Recommendation) -> dict[str, float]:
     """The expected share of new runs inside the interval ``admire tune`` shows once it has
-    confirmed the recommendation (:mod:`admire.app.confirm`): Student t over the study's own
-    run of the recommended mixture (its first, if it ran it at the target) and the config's
-    ``confirm_seeds`` fresh runs (``run``); and over the fresh runs alone (``fresh_run``: no
-    run that was picked for its luck in it)."""
-    domains = truth.domains
-    weights = np.asarray(study.recommend(interval=False).weights(domains))
-    target = len(study.ladder.rungs) - 1
-    obs = study.history().observations
-    at = np.asarray(study.recommend(interval=False).weights(study.space.domains))
-    own = np.flatnonzero(np.all(np.isclose(obs.weights, at), axis=1) & (obs.rung == target))
-    sign = -1.0 if study.policy.context.minimize else 1.0
+    confirmed the recommendation ``rec`` (:mod:`admire.app.confirm`): Student t over the
+    study's own run of the recommended mixture (its first, if it ran it at the target: the
+    product's ``study_value``) and the config's ``confirm_seeds`` fresh runs (``run``); and
+    over the fresh runs alone (``fresh_run``: no run that was picked for its luck in it)."""
+    weights = np.asarray(rec.weights(truth.domains))
+    target = study.ladder.target.name
     rng = np.random.default_rng([seed, 5678])
-    fresh = [truth.evaluate(weights, study.ladder.rungs[target].name, rng)[0][METRIC]
+    fresh = [truth.evaluate(weights, target, rng)[0][METRIC]
              for _ in range(study.config.confirm_seeds)]
     value, noise = float(truth.truth(weights)), float(truth.noise_sd[-1])
 
     def covered(values: list[float]) -> float:
         interval = run_interval(values)
-        if interval is None:
-            return float("nan")
-        return float(norm.cdf((interval[1] - value) / noise)
-                     - norm.cdf((interval[0] - value) / noise))
+        return float("nan") if interval is None else run_share(*interval, value, noise)
 
-    first = [float(sign * obs.y[own[0]])] if len(own) else []
+    own = study_value(study.runs, runs.METRIC_PREFIX + study.metric, target, rec.mixture)
+    first = [] if own is None else [own]
     return {"run": covered(first + fresh), "fresh_run": covered(fresh)}
 
 
