@@ -38,12 +38,17 @@ def natural_mixture(config: StudyConfig, tokens: Mapping[str, int]) -> np.ndarra
     return space.project(counts / counts.sum())
 
 
-def reference_count(config: StudyConfig, proxy: bool) -> int:
-    """How many reference runs a live study starts with: the listed ones, else the defaults
-    (uniform alone where no rung trains admire's proxy, so no token counts exist)."""
+def study_references(config: StudyConfig, proxy: bool) -> tuple[Any, ...]:
+    """The references a live study starts with: the listed ones, else the defaults (uniform
+    alone where no rung trains admire's proxy, so no token counts exist)."""
     if config.references is not None:
-        return len(config.references)
-    return len(DEFAULT_REFERENCES) if proxy else 1
+        return tuple(config.references)
+    return DEFAULT_REFERENCES if proxy else ("uniform",)
+
+
+def reference_count(config: StudyConfig, proxy: bool) -> int:
+    """How many reference runs a live study starts with (:func:`study_references`)."""
+    return len(study_references(config, proxy))
 
 
 def check_budget_pays_for_references(config: StudyConfig, n: int, where: str = "study.budget"

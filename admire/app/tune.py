@@ -32,6 +32,7 @@ from admire.app.references import (
     reference_count,
     reference_mixtures,
     reference_results,
+    study_references,
 )
 from admire.app.study_plots import write_plots, write_recommendation
 from admire.app.view import TuneView, recommendation_text
@@ -159,7 +160,7 @@ def prepare_study(config_path: Path, out: Path, resume: bool, console: Console
         tokens = corpora.available_tokens()
         config = with_repetition_bounds(given, tokens)
     elif given.references is None:  # no token counts, so no natural mixture
-        config = replace(given, references=("uniform",))
+        config = replace(given, references=study_references(given, proxy=False))
     if not resume:
         study = Study(config)
         target = config.ladder.target.name
